@@ -1,0 +1,125 @@
+//! The `tiaki` command: run the portal, seed demo data, migrate, sweep orphans.
+
+mod config;
+mod start;
+
+use clap::{Parser, Subcommand};
+use config::{ConfigArgs, Settings};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "tiaki",
+    version,
+    about = "Tiaki: a patient health portal that guards what it holds"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the portal.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Seed demo practices, staff, patients and documents (once) before serving.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Seed the demo data and exit.
+    Demo {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Create or upgrade the database schema and exit.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Delete ciphertext blobs that no document references (older than the grace period).
+    Sweep {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Only blobs at least this many minutes old are considered.
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tiaki: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tiaki: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve { config, demo } => {
+            let settings = Settings::load(&config)?;
+            start::serve(settings, demo).await
+        }
+        Command::Demo { config } => {
+            let settings = Settings::load(&config)?;
+            let app = start::open(&settings).await?;
+            start::seed(&app, &settings).await
+        }
+        Command::Migrate { config } => {
+            let settings = Settings::load(&config)?;
+            start::open(&settings).await?;
+            println!("The database schema is up to date.");
+            Ok(())
+        }
+        Command::Sweep {
+            config,
+            grace_minutes,
+        } => {
+            let settings = Settings::load(&config)?;
+            let app = start::open(&settings).await?;
+            let report = app
+                .blobs()
+                .sweep_orphans(
+                    app.store().as_ref(),
+                    std::time::Duration::from_secs(grace_minutes * 60),
+                )
+                .await
+                .map_err(|e| format!("sweep failed: {e}"))?;
+            println!(
+                "Examined {} blobs, deleted {} orphans.",
+                report.examined, report.deleted
+            );
+            Ok(())
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TIAKI_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("TIAKI_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

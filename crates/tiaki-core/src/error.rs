@@ -1,0 +1,59 @@
+//! The one error type of the use cases. The web crate maps each variant to an HTTP
+//! status once; nothing here carries health data.
+
+use tiaki_audit::AuditError;
+use tiaki_crypto::CryptoError;
+use tiaki_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Missing and not-allowed are one answer, so ids cannot be probed.
+    #[error("not found")]
+    NotFound,
+    /// No valid session or token.
+    #[error("you need to sign in")]
+    Unauthenticated,
+    /// Wrong username or password (never says which).
+    #[error("that username and password do not match an account")]
+    BadCredentials,
+    /// Input failed validation; `code` is machine-readable, `message` is for people.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    #[error("the file is larger than the {limit_mib} MiB limit")]
+    TooLarge { limit_mib: u64 },
+    #[error("{0}")]
+    UnsupportedType(String),
+    /// The audit log, the store or the keys could not answer: fail closed.
+    #[error("the service cannot complete this safely right now")]
+    Unavailable(String),
+}
+
+impl CoreError {
+    pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound,
+            other => Self::Unavailable(format!("store: {other}")),
+        }
+    }
+}
+
+impl From<AuditError> for CoreError {
+    fn from(e: AuditError) -> Self {
+        Self::Unavailable(format!("audit: {e}"))
+    }
+}
+
+impl From<CryptoError> for CoreError {
+    fn from(e: CryptoError) -> Self {
+        Self::Unavailable(format!("crypto: {e}"))
+    }
+}

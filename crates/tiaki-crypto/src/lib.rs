@@ -1,0 +1,30 @@
+//! Tiaki's cryptography: the keyring, envelope encryption of documents, streaming
+//! AEAD, password hashing and session/CSRF tokens.
+//!
+//! This crate carries two of Tiaki's invariants:
+//!
+//! - **Ciphertext at rest, always** (invariant 4). Each document is sealed under its own
+//!   random data key, which is wrapped by a per-patient key, which is wrapped by a
+//!   versioned key-encryption key from the [`Keyring`]. Every wrap binds the ids of the
+//!   row it belongs to, so ciphertexts and wrapped keys cannot be swapped between rows.
+//! - **No plaintext without a decision and a receipt** (invariant 1).
+//!   [`Vault::open_document`] is the only public path from ciphertext to plaintext, and
+//!   it demands an audit [`tiaki_audit::Receipt`] for reading exactly that document's
+//!   content. Every unwrapping function is private to this crate.
+
+mod envelope;
+mod error;
+mod keyring;
+mod passwords;
+mod random;
+mod tokens;
+
+pub use envelope::{
+    CHUNK_SIZE, ChunkOpener, ChunkSealer, DocumentContext, HEADER_LEN, SEALED_CHUNK_SIZE, TAG_LEN,
+    Vault, WrappedDataKey, WrappedPatientKey, open_stream, seal_stream, sealed_len,
+};
+pub use error::CryptoError;
+pub use keyring::{KekVersion, Keyring, KeyringError};
+pub use passwords::PasswordHasher;
+pub use secrecy::{ExposeSecret, SecretString};
+pub use tokens::{MacKey, generate_token, hash_token};

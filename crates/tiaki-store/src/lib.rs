@@ -1,0 +1,29 @@
+//! Tiaki's storage: the [`Store`] trait with its SQLite and PostgreSQL backends, and the
+//! [`BlobStore`] that holds document ciphertext.
+//!
+//! The backend is chosen once, at start-up, from a URL ([`open_store`]); both run the
+//! same conformance suite (`tests/store.rs`). The database holds metadata, wrapped keys
+//! and the audit log; blobs hold only ciphertext. Nothing here logs or reports a name,
+//! an NHI or a password: errors carry ids and constraint names only.
+
+pub mod blob;
+mod codec;
+pub mod crypto_types;
+mod error;
+pub mod model;
+mod open;
+pub mod postgres;
+mod rows;
+mod search;
+pub mod sqlite;
+mod store;
+pub mod testing;
+
+pub use blob::{BlobStore, S3Config, SweepReport};
+pub use crypto_types::{KekVersion, WrappedDataKey, WrappedPatientKey};
+pub use error::StoreError;
+pub use model::{Account, DocumentRecord, Patient, Practice, PracticeCounts, SessionRecord};
+pub use open::open_store;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use store::Store;

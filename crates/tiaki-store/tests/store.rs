@@ -1,0 +1,225 @@
+//! The conformance suite: the same stories against every backend.
+//!
+//! Store stories run on SQLite (a temporary file) and PostgreSQL (a fresh database per
+//! test); blob stories on a local directory and a real `s3s-fs` server. A missing
+//! PostgreSQL or `s3s-fs` fails the tests; nothing is skipped.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "store/blobs.rs"]
+mod blobs;
+#[path = "store/documents.rs"]
+mod documents;
+#[path = "store/fixtures.rs"]
+mod fixtures;
+#[path = "store/records.rs"]
+mod records;
+#[path = "store/schema.rs"]
+mod schema;
+
+use std::sync::Arc;
+use tiaki_store::testing::{S3Server, drop_postgres_database, fresh_postgres_url};
+use tiaki_store::{BlobStore, Store, open_store};
+
+/// A store under test and what must be cleaned up after it.
+pub(crate) struct Backend {
+    pub(crate) store: Arc<dyn Store>,
+    /// The URL the store was opened with.
+    pub(crate) location: String,
+    postgres: bool,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/tiaki.db");
+        let location = format!("sqlite://{}", path.display());
+        let store = open_store(&location).await.unwrap();
+        Self {
+            store,
+            location,
+            postgres: false,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn postgres() -> Self {
+        let url = fresh_postgres_url()
+            .await
+            .expect("PostgreSQL must be running for these tests");
+        let store = open_store(&url).await.unwrap();
+        Self {
+            store,
+            location: url,
+            postgres: true,
+            _dir: None,
+        }
+    }
+
+    async fn finish(self) {
+        let Self {
+            store,
+            location,
+            postgres,
+            _dir,
+        } = self;
+        drop(store);
+        if postgres {
+            drop_postgres_database(&location).await.unwrap();
+        }
+    }
+}
+
+/// Runs each story against SQLite and against PostgreSQL, as separate tests.
+macro_rules! store_stories {
+    ($($module:ident :: $story:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    let backend = super::Backend::sqlite().await;
+                    super::$module::$story(backend.store.as_ref()).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    let backend = super::Backend::postgres().await;
+                    super::$module::$story(backend.store.as_ref()).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+store_stories!(
+    records::practices_round_trip,
+    records::patients_and_their_keys,
+    records::patient_search_stays_in_its_practice,
+    records::platform_counts_count_each_practice,
+    records::accounts_by_id_and_username,
+    records::sessions_touch_and_revoke,
+    records::settings_and_ping,
+    records::errors_name_no_one,
+    documents::documents_round_trip,
+    documents::document_insert_is_atomic,
+    documents::audit_appends_in_order_and_atomically,
+);
+
+/// Stories that need the backend itself rather than `&dyn Store`.
+macro_rules! backend_stories {
+    ($($module:ident :: $story:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    let backend = super::Backend::sqlite().await;
+                    super::$module::$story(&backend).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    let backend = super::Backend::postgres().await;
+                    super::$module::$story(&backend).await;
+                    backend.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+backend_stories!(
+    schema::audit_log_over_the_store,
+    schema::audit_events_are_append_only,
+    schema::reopening_keeps_data,
+);
+
+async fn local_blobs() -> (blobs::Blobs, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("blobs");
+    let store = BlobStore::local(&root).unwrap();
+    (
+        blobs::Blobs {
+            store,
+            objects: root.clone(),
+            root,
+        },
+        dir,
+    )
+}
+
+async fn s3_blobs() -> (blobs::Blobs, S3Server) {
+    let server = S3Server::start()
+        .await
+        .expect("s3s-fs must be installed for these tests");
+    let store = BlobStore::s3(&server.config()).unwrap();
+    let b = blobs::Blobs {
+        store,
+        objects: server.bucket_dir(),
+        root: server.root().to_owned(),
+    };
+    (b, server)
+}
+
+/// Runs each blob story against a local directory and against `s3s-fs`.
+macro_rules! blob_stories {
+    ($($story:ident),* $(,)?) => {
+        mod local_blobs {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    let (b, _dir) = super::local_blobs().await;
+                    super::blobs::$story(&b).await;
+                }
+            )*
+        }
+        mod s3_blobs {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    let (b, _server) = super::s3_blobs().await;
+                    super::blobs::$story(&b).await;
+                }
+            )*
+        }
+    };
+}
+
+blob_stories!(
+    large_streams_round_trip,
+    a_failed_upload_leaves_nothing,
+    keys_must_be_clean,
+    sweep_deletes_only_old_orphans,
+);
+
+/// The futures web handlers await must be `Send`: axum runs them on any worker.
+#[test]
+fn futures_are_send() {
+    fn send<T: Send>(_: T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = BlobStore::local(dir.path()).unwrap();
+    let input = futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+    send(blobs.put_stream("k", input));
+    send(blobs.get_stream("k"));
+    send(blobs.head_size("k"));
+    send(blobs.delete("k"));
+    let store: Option<Arc<dyn Store>> = None;
+    if let Some(store) = &store {
+        send(blobs.sweep_orphans(store.as_ref(), std::time::Duration::ZERO));
+        send(open_store("sqlite://x"));
+    }
+}

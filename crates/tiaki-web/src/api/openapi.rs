@@ -1,0 +1,152 @@
+//! The OpenAPI 3.1 description of `/api/v1`, written by hand so it says exactly what
+//! the handlers do. A test keeps it in step with [`crate::routes::ROUTES`].
+
+use axum::Json;
+use serde_json::{Value, json};
+
+pub async fn document() -> Json<Value> {
+    Json(spec())
+}
+
+fn error_response(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+}
+
+fn ok_json(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+fn id_param(name: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } })
+}
+
+fn authed(op: Value) -> Value {
+    let mut op = op;
+    if let Some(map) = op.as_object_mut() {
+        map.insert("security".into(), json!([{ "bearer": [] }]));
+        if let Some(responses) = map.get_mut("responses").and_then(Value::as_object_mut) {
+            responses.insert("401".into(), error_response("No valid token"));
+            responses.insert(
+                "404".into(),
+                error_response("Missing, or not yours to see (the same answer)"),
+            );
+            responses.insert(
+                "503".into(),
+                error_response("Failed closed (audit, store or keys unavailable)"),
+            );
+        }
+    }
+    op
+}
+
+/// The whole document.
+#[must_use]
+pub fn spec() -> Value {
+    let doc_ref = json!({ "$ref": "#/components/schemas/Document" });
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tiaki API",
+            "version": "1",
+            "description": "Patient health portal API. Every call is decided by one access policy and recorded in the audit log. Missing and not-allowed objects both answer 404."
+        },
+        "servers": [{ "url": "/" }],
+        "paths": {
+            "/healthz": { "get": { "operationId": "healthz", "summary": "Liveness", "responses": { "200": ok_json("Alive", json!({ "type": "object" })) } } },
+            "/readyz": { "get": { "operationId": "readyz", "summary": "Readiness", "responses": {
+                "200": ok_json("Ready", json!({ "type": "object" })),
+                "503": ok_json("Not ready", json!({ "type": "object" })) } } },
+            "/api/v1/openapi.json": { "get": { "operationId": "openapi", "summary": "This document", "responses": { "200": ok_json("OpenAPI document", json!({ "type": "object" })) } } },
+            "/api/v1/sessions": { "post": {
+                "operationId": "createSession", "summary": "Sign in",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Credentials" } } } },
+                "responses": {
+                    "201": ok_json("Signed in", json!({ "$ref": "#/components/schemas/Token" })),
+                    "400": error_response("Malformed body"),
+                    "401": error_response("Username and password do not match"),
+                    "503": error_response("Failed closed")
+                } } },
+            "/api/v1/sessions/current": { "delete": authed(json!({
+                "operationId": "deleteSession", "summary": "Sign out this token",
+                "responses": { "204": { "description": "Signed out; the token is dead" } } })) },
+            "/api/v1/me": { "get": authed(json!({
+                "operationId": "me", "summary": "The signed-in account",
+                "responses": { "200": ok_json("The account", json!({ "$ref": "#/components/schemas/Me" })) } })) },
+            "/api/v1/patients": { "get": authed(json!({
+                "operationId": "searchPatients", "summary": "Search the caller's practice by NHI or name (staff)",
+                "parameters": [{ "name": "q", "in": "query", "required": true, "schema": { "type": "string", "minLength": 2, "maxLength": 100 } }],
+                "responses": {
+                    "200": ok_json("Matching patients", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Patient" } })),
+                    "400": error_response("Query too short or too long") } })) },
+            "/api/v1/patients/{patient_id}": { "get": authed(json!({
+                "operationId": "getPatient", "summary": "A patient's header",
+                "parameters": [id_param("patient_id")],
+                "responses": { "200": ok_json("The patient", json!({ "$ref": "#/components/schemas/Patient" })) } })) },
+            "/api/v1/patients/{patient_id}/documents": {
+                "get": authed(json!({
+                    "operationId": "listDocuments", "summary": "A patient's documents, newest first",
+                    "parameters": [id_param("patient_id")],
+                    "responses": { "200": ok_json("Documents", json!({ "type": "array", "items": doc_ref })) } })),
+                "post": authed(json!({
+                    "operationId": "uploadDocument",
+                    "summary": "Upload a document (PDF, JPEG, PNG or plain text). Send the fields in this order: title, type, then file.",
+                    "parameters": [id_param("patient_id")],
+                    "requestBody": { "required": true, "content": { "multipart/form-data": {
+                        "schema": { "type": "object", "required": ["title", "file"], "properties": {
+                            "title": { "type": "string", "minLength": 1, "maxLength": 200 },
+                            "type": { "type": "string", "enum": ["discharge_summary", "referral_letter", "lab_report", "clinical_letter", "patient_upload"] },
+                            "file": { "type": "string", "format": "binary" } } },
+                        "encoding": { "file": { "contentType": "application/pdf, image/jpeg, image/png, text/plain" } } } } },
+                    "responses": {
+                        "201": ok_json("Stored", doc_ref),
+                        "400": error_response("Empty file, bad title or type, or malformed form"),
+                        "413": error_response("Larger than the upload limit"),
+                        "415": error_response("Type not allowed, or contents do not match the declared type") } }))
+            },
+            "/api/v1/documents/{document_id}": { "get": authed(json!({
+                "operationId": "getDocument", "summary": "A document's metadata",
+                "parameters": [id_param("document_id")],
+                "responses": { "200": ok_json("Metadata", json!({ "$ref": "#/components/schemas/Document" })) } })) },
+            "/api/v1/documents/{document_id}/content": { "get": authed(json!({
+                "operationId": "getDocumentContent", "summary": "A document's content (audited; the response carries X-Tiaki-Access-Id)",
+                "parameters": [id_param("document_id")],
+                "responses": { "200": { "description": "The file", "content": {
+                    "application/pdf": { "schema": { "type": "string", "format": "binary" } },
+                    "image/jpeg": { "schema": { "type": "string", "format": "binary" } },
+                    "image/png": { "schema": { "type": "string", "format": "binary" } },
+                    "text/plain": { "schema": { "type": "string" } } } } } })) },
+            "/api/v1/platform/practices": { "get": authed(json!({
+                "operationId": "platformPractices", "summary": "Practices and counts (operators only; no clinical content)",
+                "responses": { "200": ok_json("Practices", json!({ "type": "array", "items": { "$ref": "#/components/schemas/PracticeCounts" } })) } })) }
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["code", "message"], "properties": {
+                    "code": { "type": "string" }, "message": { "type": "string" } } },
+                "Credentials": { "type": "object", "required": ["username", "password"], "additionalProperties": false, "properties": {
+                    "username": { "type": "string" }, "password": { "type": "string" } } },
+                "Token": { "type": "object", "required": ["token", "expires_at"], "properties": {
+                    "token": { "type": "string" }, "expires_at": { "type": "string", "format": "date-time" } } },
+                "Me": { "type": "object", "required": ["account_id", "username", "display_name", "role"], "properties": {
+                    "account_id": { "type": "string", "format": "uuid" }, "username": { "type": "string" },
+                    "display_name": { "type": "string" }, "role": { "type": "string" },
+                    "practice_id": { "type": ["string", "null"], "format": "uuid" },
+                    "patient_id": { "type": ["string", "null"], "format": "uuid" } } },
+                "Patient": { "type": "object", "required": ["id", "practice_id", "nhi", "given_name", "family_name", "date_of_birth"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "practice_id": { "type": "string", "format": "uuid" },
+                    "nhi": { "type": "string" }, "given_name": { "type": "string" }, "family_name": { "type": "string" },
+                    "date_of_birth": { "type": "string", "format": "date" } } },
+                "Document": { "type": "object", "required": ["id", "patient_id", "practice_id", "kind", "title", "filename", "content_type", "size_bytes", "created_at", "content_url"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "patient_id": { "type": "string", "format": "uuid" },
+                    "practice_id": { "type": "string", "format": "uuid" }, "kind": { "type": "string" },
+                    "title": { "type": "string" }, "filename": { "type": "string" },
+                    "content_type": { "type": "string" }, "size_bytes": { "type": "integer", "minimum": 0 },
+                    "created_at": { "type": "string", "format": "date-time" }, "content_url": { "type": "string" } } },
+                "PracticeCounts": { "type": "object", "required": ["id", "name", "region", "patients", "documents", "staff"], "properties": {
+                    "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" }, "region": { "type": "string" },
+                    "patients": { "type": "integer" }, "documents": { "type": "integer" }, "staff": { "type": "integer" } } }
+            }
+        }
+    })
+}

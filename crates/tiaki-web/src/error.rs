@@ -1,0 +1,116 @@
+//! The one place core errors become HTTP answers. Missing and refused are the same
+//! 404 with the same body; server-side failures are opaque to the client and carry a
+//! reference that appears in the log.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tiaki_core::CoreError;
+
+/// The machine-readable error body of the JSON API.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// How a core error is presented.
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub const NOT_FOUND_MESSAGE: &str = "There is nothing here, or you do not have access to it.";
+
+impl From<CoreError> for Problem {
+    fn from(e: CoreError) -> Self {
+        let (status, code, message) = match e {
+            CoreError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                NOT_FOUND_MESSAGE.to_owned(),
+            ),
+            CoreError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Please sign in.".to_owned(),
+            ),
+            CoreError::BadCredentials => {
+                (StatusCode::UNAUTHORIZED, "bad_credentials", e.to_string())
+            }
+            CoreError::Invalid { code, ref message } => {
+                (StatusCode::BAD_REQUEST, code, message.clone())
+            }
+            CoreError::TooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
+            CoreError::UnsupportedType(ref m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_type",
+                m.clone(),
+            ),
+            CoreError::Unavailable(ref detail) => {
+                let reference = uuid::Uuid::now_v7();
+                tracing::error!(%reference, detail = %detail, "request failed closed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!(
+                        "The service cannot complete this safely right now. Reference {reference}."
+                    ),
+                )
+            }
+        };
+        Self {
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+impl Problem {
+    #[must_use]
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    #[must_use]
+    pub fn not_found() -> Self {
+        CoreError::NotFound.into()
+    }
+}
+
+/// A JSON API error.
+#[derive(Debug)]
+pub struct ApiError(pub Problem);
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        Self(p)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let Problem {
+            status,
+            code,
+            message,
+        } = self.0;
+        (status, Json(ErrorBody { code, message })).into_response()
+    }
+}

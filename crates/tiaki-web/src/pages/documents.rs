@@ -1,0 +1,126 @@
+//! A document's page, its content, and uploads from the patient page.
+
+use super::{Nav, PageError, human_date, human_size, render};
+use crate::AppState;
+use crate::api::path_id;
+use crate::auth::{Ctx, PageSession, same_origin};
+use crate::content::{Disposition, respond};
+use crate::uploads::read_upload;
+use askama::Template;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use tiaki_domain::{Action, ContentType, Target};
+
+#[derive(Template)]
+#[template(path = "document.html")]
+struct DocumentPage {
+    nav: Option<Nav>,
+    id: String,
+    patient_id: String,
+    title: String,
+    kind: &'static str,
+    added: String,
+    filename: String,
+    size: String,
+    can_read: bool,
+    is_image: bool,
+}
+
+pub async fn view(
+    State(state): State<AppState>,
+    session: PageSession,
+    Ctx(ctx): Ctx,
+    Path(document_id): Path<String>,
+) -> Result<Response, PageError> {
+    let document = path_id(&document_id)?;
+    let meta = state
+        .core
+        .document_meta(&session.actor, document, &ctx)
+        .await?;
+    let target = Target::Document {
+        document: meta.id,
+        patient: meta.patient,
+        practice: meta.practice,
+    };
+    let page = DocumentPage {
+        nav: Some(Nav::of(&state, &session).await),
+        id: meta.id.to_string(),
+        patient_id: meta.patient.to_string(),
+        title: meta.title.as_str().to_owned(),
+        kind: meta.kind.label(),
+        added: human_date(meta.created_at),
+        filename: meta.filename.as_str().to_owned(),
+        size: human_size(meta.size_bytes),
+        can_read: state
+            .core
+            .permits(&session.actor, Action::ReadDocumentContent, target),
+        is_image: matches!(meta.content_type, ContentType::Png | ContentType::Jpeg),
+    };
+    Ok(render(StatusCode::OK, &page).into_response())
+}
+
+async fn serve(
+    state: &AppState,
+    session: &PageSession,
+    ctx: &tiaki_audit::RequestContext,
+    id: &str,
+    disposition: Disposition,
+) -> Result<Response, PageError> {
+    let document = path_id(id)?;
+    let opened = state
+        .core
+        .open_document(&session.actor, document, ctx)
+        .await?;
+    Ok(respond(opened, disposition))
+}
+
+pub async fn content(
+    State(state): State<AppState>,
+    session: PageSession,
+    Ctx(ctx): Ctx,
+    Path(document_id): Path<String>,
+) -> Result<Response, PageError> {
+    serve(&state, &session, &ctx, &document_id, Disposition::Inline).await
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    session: PageSession,
+    Ctx(ctx): Ctx,
+    Path(document_id): Path<String>,
+) -> Result<Response, PageError> {
+    serve(
+        &state,
+        &session,
+        &ctx,
+        &document_id,
+        Disposition::Attachment,
+    )
+    .await
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    session: PageSession,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    Path(patient_id): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, PageError> {
+    same_origin(&headers)?;
+    let patient = path_id(&patient_id)?;
+    let multipart = multipart.map_err(|e| {
+        crate::error::Problem::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
+    })?;
+    read_upload(
+        &state,
+        &session.actor,
+        patient,
+        multipart,
+        &ctx,
+        Some(&session),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/patients/{patient}?uploaded=1")).into_response())
+}

@@ -1,0 +1,18 @@
+//! Tiaki's web edge, tested the way a user or an attacker meets it: a real server on a
+//! loopback port, real SQLite or PostgreSQL, real encryption and audit.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod web {
+    pub mod audit;
+    pub mod bola;
+    pub mod content;
+    pub mod harness;
+    pub mod openapi;
+    pub mod sessions;
+    pub mod uploads;
+}

@@ -1,0 +1,302 @@
+//! The BOLA matrix: every route of the real router × every role × every verb, against
+//! the committed expectations in `tests/bola.tsv`. An unexpected allow fails, a route
+//! missing from the table fails, and a refused object answers exactly like a missing
+//! one. Regenerate the table only after reviewing a policy change:
+//! `TIAKI_BOLA_WRITE=1 cargo test -p tiaki-web --test web bola` (then read the diff).
+
+use super::harness::{Login, PASSWORD, PNG, World};
+use reqwest::Method;
+use reqwest::header::{COOKIE, LOCATION};
+use std::collections::{BTreeMap, BTreeSet};
+use tiaki_web::routes::{ROUTES, RouteSpec, Surface};
+
+const TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bola.tsv");
+
+/// The roles of the matrix.
+const ROLES: [(&str, Option<&str>); 12] = [
+    ("anonymous", None),
+    ("patient_a", Some("patient.a")),
+    ("patient_b", Some("patient.b")),
+    ("patient_other_practice", Some("patient.c")),
+    ("clinician_x", Some("clinician.x")),
+    ("nurse_x", Some("nurse.x")),
+    ("reception_x", Some("reception.x")),
+    ("practice_admin_x", Some("admin.x")),
+    ("clinician_y", Some("clinician.y")),
+    ("platform_admin", Some("operator")),
+    ("privacy_officer", Some("privacy")),
+    ("logged_out", Some("patient.a")),
+];
+
+/// Which object the ids in a path name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ids {
+    /// Patient A and A's document.
+    PatientA,
+    /// Fresh random ids that exist nowhere.
+    Missing,
+    /// Not ids at all.
+    Malformed,
+}
+
+struct Observed {
+    outcome: String,
+    body: String,
+}
+
+fn concrete_path(world: &World, spec: &RouteSpec, ids: Ids) -> String {
+    let (patient, document) = match ids {
+        Ids::PatientA => (world.patient_a.to_string(), world.doc_a.id.to_string()),
+        Ids::Missing => (
+            tiaki_domain::PatientId::new().to_string(),
+            tiaki_domain::DocumentId::new().to_string(),
+        ),
+        Ids::Malformed => ("not-an-id".to_owned(), "1%20OR%201=1".to_owned()),
+    };
+    let path = spec
+        .path
+        .replace("{patient_id}", &patient)
+        .replace("{document_id}", &document);
+    match spec.path {
+        "/api/v1/patients" | "/patients" => format!("{path}?q=Ngata"),
+        _ => path,
+    }
+}
+
+/// A session for the role; destructive routes (sign-out) get a fresh one.
+async fn session_for(
+    world: &World,
+    role: &str,
+    username: Option<&str>,
+    fresh: bool,
+    cache: &BTreeMap<String, Login>,
+) -> Option<Login> {
+    let username = username?;
+    if role == "logged_out" {
+        let login = world.login(username).await;
+        world
+            .core
+            .logout(&login.actor, &Default::default())
+            .await
+            .unwrap();
+        return Some(login);
+    }
+    if fresh {
+        return Some(world.login(username).await);
+    }
+    cache.get(role).cloned()
+}
+
+async fn request(
+    world: &World,
+    spec: &RouteSpec,
+    method: &Method,
+    path: &str,
+    login: Option<&Login>,
+) -> Observed {
+    let is_api = spec.path.starts_with("/api/") || spec.surface == Surface::Api;
+    let mut builder = if is_api {
+        world.api(method.clone(), path, login)
+    } else {
+        world.page(method.clone(), path, login)
+    };
+    let csrf = login.map(|l| l.csrf.clone()).unwrap_or_default();
+    builder = match (method.as_str(), spec.path) {
+        ("POST", "/api/v1/sessions") => {
+            builder.json(&serde_json::json!({ "username": "patient.a", "password": PASSWORD }))
+        }
+        ("POST", "/api/v1/patients/{patient_id}/documents") => builder.multipart(
+            World::upload_form("Matrix upload", "m.png", "image/png", PNG.to_vec()),
+        ),
+        ("POST", "/patients/{patient_id}/documents") => builder.multipart(
+            reqwest::multipart::Form::new()
+                .text("csrf", csrf)
+                .text("title", "Matrix upload")
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(PNG.to_vec())
+                        .file_name("m.png")
+                        .mime_str("image/png")
+                        .unwrap(),
+                ),
+        ),
+        ("POST", "/logout") => builder.form(&[("csrf", csrf)]),
+        ("POST", "/login") => {
+            let form = world.get("/login").send().await.unwrap();
+            let cookie = form
+                .headers()
+                .get_all(reqwest::header::SET_COOKIE)
+                .iter()
+                .find_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+                .unwrap();
+            let token = cookie.split_once('=').unwrap().1.to_owned();
+            builder.header(COOKIE, cookie).form(&[
+                ("csrf", token.as_str()),
+                ("username", "patient.a"),
+                ("password", PASSWORD),
+            ])
+        }
+        _ => builder,
+    };
+    let response = builder.send().await.unwrap();
+    let status = response.status();
+    let outcome = if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if location.starts_with("/login") {
+            "303-login".to_owned()
+        } else {
+            status.as_u16().to_string()
+        }
+    } else {
+        status.as_u16().to_string()
+    };
+    Observed {
+        outcome,
+        body: response.text().await.unwrap_or_default(),
+    }
+}
+
+#[tokio::test]
+async fn every_route_every_role_every_verb_matches_the_committed_table() {
+    let world = World::start().await;
+    let mut cache = BTreeMap::new();
+    for (role, username) in ROLES {
+        if let (Some(u), false) = (username, role == "logged_out") {
+            cache.insert(role.to_owned(), world.login(u).await);
+        }
+    }
+
+    let mut observed = BTreeMap::new();
+    let mut not_found_bodies: BTreeMap<bool, BTreeSet<String>> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for spec in ROUTES {
+        let method: Method = spec.method.parse().unwrap();
+        let destructive = matches!(spec.path, "/logout" | "/api/v1/sessions/current");
+        let has_ids = spec.path.contains('{');
+        for (role, username) in ROLES {
+            let login = session_for(&world, role, username, destructive, &cache).await;
+            let path = concrete_path(&world, spec, Ids::PatientA);
+            let seen = request(&world, spec, &method, &path, login.as_ref()).await;
+            let is_api = spec.path.starts_with("/api/");
+            if seen.outcome == "404" {
+                not_found_bodies
+                    .entry(is_api)
+                    .or_default()
+                    .insert(seen.body.clone());
+            }
+            observed.insert(
+                format!("{}\t{}\t{role}", spec.method, spec.path),
+                seen.outcome.clone(),
+            );
+
+            // Missing and malformed ids answer exactly like a refusal.
+            if has_ids && login.is_some() && role != "logged_out" {
+                for ids in [Ids::Missing, Ids::Malformed] {
+                    let login = session_for(&world, role, username, destructive, &cache).await;
+                    let path = concrete_path(&world, spec, ids);
+                    let miss = request(&world, spec, &method, &path, login.as_ref()).await;
+                    if miss.outcome != "404" {
+                        failures.push(format!(
+                            "{} {path} as {role}: {ids:?} ids answered {}",
+                            spec.method, miss.outcome
+                        ));
+                    }
+                    not_found_bodies
+                        .entry(is_api)
+                        .or_default()
+                        .insert(miss.body);
+                }
+            }
+        }
+    }
+
+    // Every other verb on every path is refused without reaching a handler.
+    let by_path: BTreeMap<&str, BTreeSet<&str>> =
+        ROUTES.iter().fold(BTreeMap::new(), |mut m, r| {
+            m.entry(r.path).or_default().insert(r.method);
+            m
+        });
+    for (path, methods) in &by_path {
+        for verb in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if methods.contains(verb) {
+                continue;
+            }
+            for role in ["clinician_x", "patient_a"] {
+                let login = cache.get(role);
+                let concrete = path
+                    .replace("{patient_id}", &world.patient_a.to_string())
+                    .replace("{document_id}", &world.doc_a.id.to_string());
+                let response = world
+                    .api(verb.parse().unwrap(), &concrete, login)
+                    .header(
+                        COOKIE,
+                        format!("__Host-tiaki_session={}", login.unwrap().token),
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                if !matches!(response.status().as_u16(), 404 | 405) {
+                    failures.push(format!(
+                        "{verb} {path} as {role} answered {}",
+                        response.status()
+                    ));
+                }
+            }
+        }
+    }
+
+    for (is_api, bodies) in &not_found_bodies {
+        assert_eq!(
+            bodies.len(),
+            1,
+            "every 404 (api={is_api}) must have the same body, saw {bodies:#?}"
+        );
+    }
+
+    let actual: String = observed
+        .iter()
+        .map(|(k, v)| format!("{k}\t{v}\n"))
+        .collect();
+    if std::env::var("TIAKI_BOLA_WRITE").is_ok() {
+        let header = "# method\tpath\trole\texpected (status; 303-login = sent to sign in)\n";
+        std::fs::write(TABLE, format!("{header}{actual}")).unwrap();
+    }
+    let expected: BTreeMap<String, String> = std::fs::read_to_string(TABLE)
+        .unwrap_or_else(|_| panic!("{TABLE} is missing"))
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (key, value) = l.rsplit_once('\t').unwrap();
+            (key.to_owned(), value.to_owned())
+        })
+        .collect();
+    for (key, outcome) in &observed {
+        match expected.get(key) {
+            None => failures.push(format!("no expectation for {key} (observed {outcome})")),
+            Some(want) if want != outcome => {
+                failures.push(format!("{key}: expected {want}, observed {outcome}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for key in expected.keys() {
+        if !observed.contains_key(key) {
+            failures.push(format!("the table lists {key}, which is no longer a route"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "BOLA matrix failures:\n{}",
+        failures.join("\n")
+    );
+    println!(
+        "BOLA matrix: {} routes x {} roles = {} cells checked, plus missing/malformed ids and other verbs",
+        ROUTES.len(),
+        ROLES.len(),
+        observed.len()
+    );
+}

@@ -1,0 +1,354 @@
+//! A running Tiaki with a small, known world: practice X (patients A and B, one staff
+//! member of every role), practice Y (patient C and a clinician), and both operators.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::header::{AUTHORIZATION, COOKIE};
+use secrecy::{ExposeSecret, SecretString};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tempfile::TempDir;
+use tiaki_audit::RequestContext;
+use tiaki_core::documents::Upload;
+use tiaki_core::{CoreConfig, Tiaki};
+use tiaki_crypto::{Keyring, Vault};
+use tiaki_domain::{
+    Actor, ActorKind, DocumentMeta, Nhi, OperatorRole, PatientId, PracticeId, SessionId, StaffRole,
+};
+use tiaki_store::{BlobStore, Patient, Practice, Store};
+use tiaki_web::{AppState, WebConfig};
+use time::{Date, Month, OffsetDateTime};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Which database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// PostgreSQL with ciphertext in a real S3-compatible server.
+    PostgresS3,
+}
+
+/// One signed-in person, for both surfaces.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub actor: Actor,
+    pub token: String,
+    pub csrf: String,
+}
+
+pub struct World {
+    pub addr: SocketAddr,
+    pub core: Tiaki,
+    pub store: Arc<dyn Store>,
+    pub client: reqwest::Client,
+    pub patient_a: PatientId,
+    pub patient_b: PatientId,
+    pub patient_c: PatientId,
+    pub doc_a: DocumentMeta,
+    pub doc_c: DocumentMeta,
+    pub db_path: Option<std::path::PathBuf>,
+    pub blob_dir: Option<std::path::PathBuf>,
+    _s3: Option<tiaki_store::testing::S3Server>,
+    _dir: TempDir,
+}
+
+/// A small valid PNG (a 1×1 pixel).
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+pub fn pdf_with(marker: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% {marker}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
+}
+
+impl World {
+    pub async fn start() -> Self {
+        Self::start_with(Backend::Sqlite, CoreConfig::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, config: CoreConfig) -> Self {
+        let dir = TempDir::new().unwrap();
+        let keyring = Keyring::generate().unwrap();
+        let (store, blobs, s3, db_path, blob_dir) = match backend {
+            Backend::Sqlite => {
+                let db = dir.path().join("tiaki.db");
+                let store = tiaki_store::open_store(&format!("sqlite://{}", db.display()))
+                    .await
+                    .unwrap();
+                let blob_dir = dir.path().join("blobs");
+                (
+                    store,
+                    BlobStore::local(&blob_dir).unwrap(),
+                    None,
+                    Some(db),
+                    Some(blob_dir),
+                )
+            }
+            Backend::PostgresS3 => {
+                let url = tiaki_store::testing::fresh_postgres_url().await.unwrap();
+                let store = tiaki_store::open_store(&url).await.unwrap();
+                let s3 = tiaki_store::testing::S3Server::start().await.unwrap();
+                let blobs = BlobStore::s3(&s3.config()).unwrap();
+                (store, blobs, Some(s3), None, None)
+            }
+        };
+        let core = Tiaki::new(store.clone(), blobs, Vault::new(keyring), config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(core.clone(), WebConfig::default());
+        tokio::spawn(tiaki_web::serve(listener, state, std::future::pending()));
+
+        let practice_x = practice(&store, "Practice X").await;
+        let practice_y = practice(&store, "Practice Y").await;
+        let patient_a = patient(&core, practice_x, "Aroha", "Ngata", 1).await;
+        let patient_b = patient(&core, practice_x, "Bruce", "Ngata", 2).await;
+        let patient_c = patient(&core, practice_y, "Carla", "Ngata", 3).await;
+        for (name, role, practice) in [
+            ("clinician.x", StaffRole::Clinician, practice_x),
+            ("nurse.x", StaffRole::Nurse, practice_x),
+            ("reception.x", StaffRole::Reception, practice_x),
+            ("admin.x", StaffRole::PracticeAdmin, practice_x),
+            ("clinician.y", StaffRole::Clinician, practice_y),
+        ] {
+            account(&core, name, ActorKind::Staff { practice, role }).await;
+        }
+        for (name, patient, practice) in [
+            ("patient.a", patient_a, practice_x),
+            ("patient.b", patient_b, practice_x),
+            ("patient.c", patient_c, practice_y),
+        ] {
+            account(&core, name, ActorKind::Patient { patient, practice }).await;
+        }
+        account(
+            &core,
+            "operator",
+            ActorKind::Operator {
+                role: OperatorRole::PlatformAdmin,
+            },
+        )
+        .await;
+        account(
+            &core,
+            "privacy",
+            ActorKind::Operator {
+                role: OperatorRole::PrivacyOfficer,
+            },
+        )
+        .await;
+
+        let clinician_x = system_actor(&store, "clinician.x").await;
+        let clinician_y = system_actor(&store, "clinician.y").await;
+        let doc_a = seed_doc(
+            &core,
+            &clinician_x,
+            patient_a,
+            "Discharge summary",
+            pdf_with("A-SECRET"),
+        )
+        .await;
+        let doc_c = seed_doc(
+            &core,
+            &clinician_y,
+            patient_c,
+            "Referral",
+            pdf_with("C-SECRET"),
+        )
+        .await;
+
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            addr,
+            core,
+            store,
+            client,
+            patient_a,
+            patient_b,
+            patient_c,
+            doc_a,
+            doc_c,
+            db_path,
+            blob_dir,
+            _s3: s3,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Signs in through the core (the same call the API makes) and keeps the token.
+    pub async fn login(&self, username: &str) -> Login {
+        let session = self
+            .core
+            .login(
+                username,
+                &SecretString::from(PASSWORD),
+                &RequestContext::default(),
+                None,
+            )
+            .await
+            .unwrap();
+        Login {
+            actor: session.actor,
+            token: session.token.expose_secret().to_owned(),
+            csrf: self.core.csrf_token(session.session),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        login: Option<&Login>,
+    ) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, self.url(path));
+        match login {
+            Some(l) => request.header(AUTHORIZATION, format!("Bearer {}", l.token)),
+            None => request,
+        }
+    }
+
+    pub fn page(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        login: Option<&Login>,
+    ) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, self.url(path));
+        match login {
+            Some(l) => request.header(COOKIE, format!("__Host-tiaki_session={}", l.token)),
+            None => request,
+        }
+    }
+
+    /// An upload form for the API: title, then file.
+    pub fn upload_form(
+        title: &str,
+        filename: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+    ) -> reqwest::multipart::Form {
+        reqwest::multipart::Form::new()
+            .text("title", title.to_owned())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name(filename.to_owned())
+                    .mime_str(mime)
+                    .unwrap(),
+            )
+    }
+
+    pub async fn document_count(&self) -> usize {
+        let mut n = 0;
+        for p in [self.patient_a, self.patient_b, self.patient_c] {
+            n += self.store.documents_of(p).await.unwrap().len();
+        }
+        n
+    }
+
+    /// Every file in the local blob directory, with its bytes.
+    pub fn blob_files(&self) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, bytes));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(dir) = &self.blob_dir {
+            walk(dir, &mut out);
+        }
+        out
+    }
+
+    /// A raw connection to the SQLite file, for fault injection.
+    pub async fn sqlite(&self) -> sqlx::SqlitePool {
+        let path = self.db_path.as_ref().expect("sqlite backend");
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap()
+    }
+}
+
+async fn practice(store: &Arc<dyn Store>, name: &str) -> PracticeId {
+    let p = Practice {
+        id: PracticeId::new(),
+        name: name.to_owned(),
+        region: "Wellington".to_owned(),
+    };
+    store.practice_insert(&p).await.unwrap();
+    p.id
+}
+
+async fn patient(
+    core: &Tiaki,
+    practice: PracticeId,
+    given: &str,
+    family: &str,
+    n: u32,
+) -> PatientId {
+    let p = Patient {
+        id: PatientId::new(),
+        practice,
+        nhi: (n..).find_map(|k| Nhi::synthesize(*b"ZWT", k * 7)).unwrap(),
+        given_name: given.to_owned(),
+        family_name: family.to_owned(),
+        date_of_birth: Date::from_calendar_date(1980, Month::March, 3).unwrap(),
+        email: None,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    core.create_patient(&p).await.unwrap();
+    p.id
+}
+
+async fn account(core: &Tiaki, username: &str, kind: ActorKind) {
+    core.create_account(username, username, &SecretString::from(PASSWORD), kind)
+        .await
+        .unwrap();
+}
+
+async fn system_actor(store: &Arc<dyn Store>, username: &str) -> Actor {
+    let account = store.account_by_username(username).await.unwrap().unwrap();
+    Actor {
+        account: account.id,
+        session: SessionId::new(),
+        kind: account.kind,
+    }
+}
+
+async fn seed_doc(
+    core: &Tiaki,
+    actor: &Actor,
+    patient: PatientId,
+    title: &str,
+    bytes: Vec<u8>,
+) -> DocumentMeta {
+    let upload = Upload {
+        title: title.to_owned(),
+        kind: Some("discharge_summary".to_owned()),
+        filename: "letter.pdf".to_owned(),
+        declared_type: "application/pdf".to_owned(),
+    };
+    let source = futures::stream::once(async move { Ok(Bytes::from(bytes)) }).boxed();
+    core.upload_document(actor, patient, upload, source, &RequestContext::default())
+        .await
+        .unwrap()
+}
