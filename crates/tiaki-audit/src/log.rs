@@ -4,6 +4,7 @@ use crate::event::{AuditEvent, Outcome, RequestContext};
 use std::sync::{Arc, Mutex};
 use tiaki_domain::{AccessId, Action, Actor, Denied, Grant, Target};
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -64,10 +65,22 @@ impl Receipt {
     }
 }
 
-/// The audit log as the rest of Tiaki sees it.
+/// Most events committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+struct Pending {
+    event: AuditEvent,
+    reply: oneshot::Sender<Result<u64, AuditError>>,
+}
+
+/// The audit log as the rest of Tiaki sees it. Appends go through one sequencer task
+/// that commits whatever has queued up while the previous commit was in flight as one
+/// transaction (group commit); each caller gets its sequence number only after its
+/// batch is durable.
 #[derive(Clone)]
 pub struct AuditLog {
     sink: Arc<dyn AuditSink>,
+    queue: Option<mpsc::Sender<Pending>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -77,9 +90,16 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
+    /// Starts the sequencer on the current Tokio runtime (without one, each append
+    /// commits on its own).
     #[must_use]
     pub fn new(sink: Arc<dyn AuditSink>) -> Self {
-        Self { sink }
+        let queue = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+            runtime.spawn(sequence(sink.clone(), rx));
+            tx
+        });
+        Self { sink, queue }
     }
 
     /// Records an allowed access and returns its receipt. Fails closed: no receipt
@@ -129,11 +149,62 @@ impl AuditLog {
     }
 
     async fn append_one(&self, event: &AuditEvent) -> Result<u64, AuditError> {
-        let sequences = self.sink.append(std::slice::from_ref(event)).await?;
-        sequences
-            .first()
-            .copied()
-            .ok_or_else(|| AuditError::Unavailable("the sink acknowledged no event".into()))
+        let Some(queue) = &self.queue else {
+            let sequences = self.sink.append(std::slice::from_ref(event)).await?;
+            return sequences
+                .first()
+                .copied()
+                .ok_or_else(|| AuditError::Unavailable("the sink acknowledged no event".into()));
+        };
+        let (reply, answer) = oneshot::channel();
+        queue
+            .send(Pending {
+                event: event.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| AuditError::Unavailable("the audit sequencer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| AuditError::Unavailable("the audit sequencer dropped the event".into()))?
+    }
+}
+
+/// The sequencer: one batch in flight at a time, the next formed from whatever queued.
+async fn sequence(sink: Arc<dyn AuditSink>, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let events: Vec<AuditEvent> = batch.iter().map(|p| p.event.clone()).collect();
+        let result = sink.append(&events).await;
+        match result {
+            Ok(sequences) if sequences.len() == batch.len() => {
+                for (pending, seq) in batch.drain(..).zip(sequences) {
+                    let _ = pending.reply.send(Ok(seq));
+                }
+            }
+            Ok(_) => {
+                for pending in batch.drain(..) {
+                    let _ = pending.reply.send(Err(AuditError::Unavailable(
+                        "the sink acknowledged a different number of events".into(),
+                    )));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for pending in batch.drain(..) {
+                    let _ = pending
+                        .reply
+                        .send(Err(AuditError::Unavailable(message.clone())));
+                }
+            }
+        }
     }
 }
 

@@ -144,6 +144,9 @@ impl Settings {
             }),
         };
         let mut core = file.core.unwrap_or_default();
+        if core.audit_witness_file.is_none() {
+            core.audit_witness_file = Some(data_dir.join("audit-witness.txt"));
+        }
         if let Some(max) = args.max_upload_bytes {
             core.max_upload_bytes = max;
         }

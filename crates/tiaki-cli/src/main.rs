@@ -1,5 +1,6 @@
 //! The `tiaki` command: run the portal, seed demo data, migrate, sweep orphans.
 
+mod audit;
 mod config;
 mod start;
 
@@ -38,6 +39,11 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Export or verify the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Delete ciphertext blobs that no document references (older than the grace period).
     Sweep {
         #[command(flatten)]
@@ -45,6 +51,30 @@ enum Command {
         /// Only blobs at least this many minutes old are considered.
         #[arg(long, default_value_t = 60)]
         grace_minutes: u64,
+    },
+}
+
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Write every audit event and signed checkpoint to a file (JSON Lines).
+    Export {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Check an export offline: every leaf, every checkpoint signature and root.
+    Verify {
+        /// The export file.
+        path: std::path::PathBuf,
+        /// The verifier key to trust (`tiaki.audit/…+id+key`), e.g. from /api/v1/audit/key.
+        #[arg(long)]
+        key: Option<String>,
+        /// A signed checkpoint (note file) the log must extend.
+        #[arg(long)]
+        against: Option<std::path::PathBuf>,
     },
 }
 
@@ -87,6 +117,16 @@ async fn run(command: Command) -> Result<(), String> {
             println!("The database schema is up to date.");
             Ok(())
         }
+        Command::Audit {
+            command: AuditCommand::Export { config, out },
+        } => {
+            let settings = Settings::load(&config)?;
+            let app = start::open(&settings).await?;
+            audit::export(&app, &out).await
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { path, key, against },
+        } => audit::verify_file(&path, key.as_deref(), against.as_deref()),
         Command::Sweep {
             config,
             grace_minutes,

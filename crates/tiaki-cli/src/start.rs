@@ -115,6 +115,9 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), String> {
         seed(&app, &settings).await?;
     }
     spawn_sweeper(app.clone());
+    app.transparency()
+        .clone()
+        .spawn_cadence(Duration::from_secs(settings.core.checkpoint_seconds.max(1)));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;

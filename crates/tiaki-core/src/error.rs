@@ -16,6 +16,13 @@ pub enum CoreError {
     /// Wrong username or password (never says which).
     #[error("that username and password do not match an account")]
     BadCredentials,
+    /// Signing in needs a right username, password and second factor, and one of them
+    /// was missing or wrong (never says which).
+    #[error("sign-in needs a username, password and a current second factor")]
+    SecondFactorRequired,
+    /// Too many failed sign-ins: attempts are refused for a while (never for good).
+    #[error("too many attempts; try again in {retry_after_secs} seconds")]
+    Throttled { retry_after_secs: u64 },
     /// Input failed validation; `code` is machine-readable, `message` is for people.
     #[error("{message}")]
     Invalid { code: &'static str, message: String },

@@ -3,6 +3,8 @@
 //! and only then touches content. Handlers in the web crate call these and nothing
 //! below them, so no handler can skip a step.
 
+pub mod access;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod documents;
@@ -15,7 +17,7 @@ pub use config::CoreConfig;
 pub use error::CoreError;
 
 use std::sync::Arc;
-use tiaki_audit::AuditLog;
+use tiaki_audit::{AuditLog, NoteSigner, Transparency, Witness};
 use tiaki_crypto::{PasswordHasher, Vault};
 use tiaki_store::{BlobStore, Store};
 
@@ -26,6 +28,7 @@ pub struct Tiaki {
     pub(crate) blobs: BlobStore,
     pub(crate) vault: Vault,
     pub(crate) audit: AuditLog,
+    pub(crate) transparency: Transparency,
     pub(crate) hasher: PasswordHasher,
     pub(crate) config: CoreConfig,
 }
@@ -45,11 +48,20 @@ impl Tiaki {
         let sink: Arc<dyn tiaki_audit::AuditSink> = store.clone();
         let audit = AuditLog::new(sink);
         let hasher = PasswordHasher::new(config.password_hash_concurrency);
+        let transparency = Transparency::new(
+            store.clone(),
+            log_signer(&vault),
+            config
+                .audit_witness_file
+                .clone()
+                .map_or(Witness::None, Witness::File),
+        );
         Self {
             store,
             blobs,
             vault,
             audit,
+            transparency,
             hasher,
             config,
         }
@@ -75,6 +87,12 @@ impl Tiaki {
         &self.blobs
     }
 
+    /// The audit log's checkpoints and proofs.
+    #[must_use]
+    pub fn transparency(&self) -> &Transparency {
+        &self.transparency
+    }
+
     /// Whether the store answers (for `/readyz`).
     pub async fn ready(&self) -> bool {
         self.store.ping().await.is_ok()
@@ -94,4 +112,14 @@ impl Tiaki {
     ) -> bool {
         tiaki_domain::authorize(actor, action, target).is_ok()
     }
+}
+
+/// The log's Ed25519 signing key and origin, derived from the keyring's MAC key so
+/// that no further secret has to be kept: each installation gets its own origin.
+fn log_signer(vault: &Vault) -> NoteSigner {
+    let mac = vault.mac_key();
+    let seed = mac.tag("tiaki/audit-log-signing/v1", b"ed25519 seed");
+    let install = mac.tag("tiaki/audit-log-origin/v1", b"origin");
+    let origin: String = install.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    NoteSigner::from_seed(&format!("tiaki.audit/{origin}"), &seed)
 }

@@ -1,13 +1,15 @@
-//! Signing in and out, and turning a presented token into an [`Actor`].
+//! Sessions: turning a presented token into an [`Actor`] (or, for a password-only
+//! session, into a [`PendingSignIn`]), signing out, and a person's own list of
+//! sessions with revoke one / revoke all others.
 //!
 //! Tokens are 256-bit random values; only their SHA-256 is stored, so a database copy
-//! cannot be replayed. Password checks run on the hasher's bounded pool and cost the
-//! same for unknown usernames as for known ones.
+//! cannot be replayed. Signing in is in [`crate::auth`].
 
+use crate::auth::PendingSignIn;
 use crate::{CoreError, Tiaki};
 use secrecy::SecretString;
 use tiaki_audit::{AuditEvent, Outcome, RequestContext};
-use tiaki_crypto::{generate_token, hash_token};
+use tiaki_crypto::hash_token;
 use tiaki_domain::{AccountId, Action, Actor, SessionId, Target};
 use tiaki_store::{Account, SessionRecord};
 use time::{Duration, OffsetDateTime};
@@ -28,69 +30,58 @@ pub struct Me {
     pub account: Account,
 }
 
-impl Tiaki {
-    /// Checks a username and password and opens a session.
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &SecretString,
-        ctx: &RequestContext,
-        user_agent: Option<&str>,
-    ) -> Result<NewSession, CoreError> {
-        let username = username.trim().to_lowercase();
-        let account = if username.is_empty() || username.len() > 254 {
-            None
-        } else {
-            self.store.account_by_username(&username).await?
-        };
-        // Always verify, against a dummy hash when the account is unknown, so the
-        // answer takes the same time either way.
-        let hash = account.as_ref().map(|a| a.password_hash.as_str());
-        let matches = self.hasher.verify(hash, password).await;
-        let account = match account {
-            Some(a) if matches && !a.disabled => a,
-            other => {
-                let mut event =
-                    AuditEvent::named("session.login", None, None, Outcome::Denied, ctx)
-                        .with_reason("bad_credentials");
-                event.actor_account = other.map(|a| a.id);
-                self.audit.record_event(&event).await?;
-                return Err(CoreError::BadCredentials);
-            }
-        };
+/// One of a person's active sessions, as their sessions page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionView {
+    pub id: SessionId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session making this request.
+    pub current: bool,
+    /// False for a password-only session still waiting for its second factor: someone
+    /// who knows the password, perhaps not the person.
+    pub second_factor: bool,
+}
 
-        let (token, token_hash) = generate_token()?;
-        let now = OffsetDateTime::now_utc();
-        let record = SessionRecord {
-            id: SessionId::new(),
+impl Tiaki {
+    /// Turns a presented session token into the actor it belongs to. Expired, idle,
+    /// revoked, malformed, unknown and password-only tokens are all simply
+    /// unauthenticated.
+    pub async fn authenticate(&self, token: &str) -> Result<Actor, CoreError> {
+        let (session, account) = self.live_session(token).await?;
+        if session.mfa_verified_at.is_none() {
+            return Err(CoreError::Unauthenticated);
+        }
+        Ok(Actor {
             account: account.id,
-            token_hash,
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + Duration::minutes(self.config.session_absolute_minutes),
-            revoked_at: None,
-            address: ctx.address.map(|a| a.to_string()),
-            user_agent: user_agent.map(|u| u.chars().take(200).collect()),
-        };
-        self.store.session_insert(&record).await?;
-        let actor = Actor {
-            account: account.id,
-            session: record.id,
+            session: session.id,
             kind: account.kind,
-        };
-        let event = AuditEvent::named("session.login", Some(&actor), None, Outcome::Allowed, ctx);
-        self.audit.record_event(&event).await?;
-        Ok(NewSession {
-            token: SecretString::from(token),
-            session: record.id,
-            expires_at: record.expires_at,
-            actor,
         })
     }
 
-    /// Turns a presented session token into the actor it belongs to. Expired, idle,
-    /// revoked, malformed and unknown tokens are all simply unauthenticated.
-    pub async fn authenticate(&self, token: &str) -> Result<Actor, CoreError> {
+    /// Turns a password-only session token into the sign-in it is part of. Full
+    /// sessions are not pending: they are unauthenticated here.
+    pub async fn authenticate_pending(&self, token: &str) -> Result<PendingSignIn, CoreError> {
+        let (session, account) = self.live_session(token).await?;
+        if session.mfa_verified_at.is_some() {
+            return Err(CoreError::Unauthenticated);
+        }
+        Ok(PendingSignIn {
+            account: account.id,
+            session: session.id,
+            enrolled: self.totp_enrolled(account.id).await?,
+            actor_for_audit: Actor {
+                account: account.id,
+                session: session.id,
+                kind: account.kind,
+            },
+        })
+    }
+
+    async fn live_session(&self, token: &str) -> Result<(SessionRecord, Account), CoreError> {
         let hash = hash_token(token).ok_or(CoreError::Unauthenticated)?;
         let session = self
             .store
@@ -98,8 +89,7 @@ impl Tiaki {
             .await?
             .ok_or(CoreError::Unauthenticated)?;
         let now = OffsetDateTime::now_utc();
-        let idle_limit = session.last_seen_at + Duration::minutes(self.config.session_idle_minutes);
-        if session.revoked_at.is_some() || now >= session.expires_at || now >= idle_limit {
+        if !self.is_live(&session, now) {
             return Err(CoreError::Unauthenticated);
         }
         let account = self
@@ -115,11 +105,12 @@ impl Tiaki {
         if now - session.last_seen_at > Duration::minutes(1) {
             self.store.session_touch(session.id, now).await?;
         }
-        Ok(Actor {
-            account: account.id,
-            session: session.id,
-            kind: account.kind,
-        })
+        Ok((session, account))
+    }
+
+    fn is_live(&self, session: &SessionRecord, now: OffsetDateTime) -> bool {
+        let idle_limit = session.last_seen_at + Duration::minutes(self.config.session_idle_minutes);
+        session.revoked_at.is_none() && now < session.expires_at && now < idle_limit
     }
 
     /// Ends the actor's session server-side; the token is dead from now on.
@@ -151,7 +142,97 @@ impl Tiaki {
         })
     }
 
-    /// Hashes a new password (used by account creation and the demo).
+    /// The actor's own active sessions, newest first.
+    pub async fn sessions(&self, actor: &Actor) -> Result<Vec<SessionView>, CoreError> {
+        tiaki_domain::authorize(
+            actor,
+            Action::ManageOwnSessions,
+            Target::Account(actor.account),
+        )
+        .map_err(|_| CoreError::NotFound)?;
+        let now = OffsetDateTime::now_utc();
+        let sessions = self.store.sessions_active(actor.account, now).await?;
+        Ok(sessions
+            .into_iter()
+            .filter(|s| self.is_live(s, now))
+            .map(|s| SessionView {
+                current: s.id == actor.session,
+                second_factor: s.mfa_verified_at.is_some(),
+                id: s.id,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                expires_at: s.expires_at,
+                address: s.address,
+                user_agent: s.user_agent,
+            })
+            .collect())
+    }
+
+    /// Revokes one of the actor's own sessions (one already over stays over: revoking
+    /// is idempotent). Someone else's session and an unknown id both answer
+    /// [`CoreError::NotFound`].
+    pub async fn revoke_session(
+        &self,
+        actor: &Actor,
+        id: SessionId,
+        ctx: &RequestContext,
+    ) -> Result<(), CoreError> {
+        let now = OffsetDateTime::now_utc();
+        let record = self.store.session(id).await?;
+        let owner = record.as_ref().map_or_else(AccountId::new, |r| r.account);
+        let target = Target::Account(owner);
+        let decision = tiaki_domain::authorize(actor, Action::ManageOwnSessions, target);
+        if record.is_none() || decision.is_err() {
+            let reason = if record.is_none() {
+                "no_such_session"
+            } else {
+                "not_own_session"
+            };
+            let event =
+                AuditEvent::named("session.revoke", Some(actor), None, Outcome::Denied, ctx)
+                    .with_reason(reason);
+            self.audit.record_event(&event).await?;
+            return Err(CoreError::NotFound);
+        }
+        self.store.session_revoke(id, now).await?;
+        let event = AuditEvent::named("session.revoke", Some(actor), None, Outcome::Allowed, ctx);
+        self.audit.record_event(&event).await?;
+        Ok(())
+    }
+
+    /// Revokes every session of the actor's account but the current one.
+    pub async fn revoke_other_sessions(
+        &self,
+        actor: &Actor,
+        ctx: &RequestContext,
+    ) -> Result<u64, CoreError> {
+        tiaki_domain::authorize(
+            actor,
+            Action::ManageOwnSessions,
+            Target::Account(actor.account),
+        )
+        .map_err(|_| CoreError::NotFound)?;
+        let revoked = self
+            .store
+            .sessions_revoke_others(
+                actor.account,
+                Some(actor.session),
+                OffsetDateTime::now_utc(),
+            )
+            .await?;
+        let event = AuditEvent::named(
+            "session.revoke_others",
+            Some(actor),
+            None,
+            Outcome::Allowed,
+            ctx,
+        );
+        self.audit.record_event(&event).await?;
+        Ok(revoked)
+    }
+
+    /// Hashes a new password (used by account creation and the demo). Call
+    /// [`crate::auth::password_policy::check`] first for anything a person chose.
     pub async fn hash_password(&self, password: &SecretString) -> Result<String, CoreError> {
         Ok(self.hasher.hash(password).await?)
     }

@@ -1,5 +1,6 @@
 //! Tiaki's cryptography: the keyring, envelope encryption of documents, streaming
-//! AEAD, password hashing and session/CSRF tokens.
+//! AEAD, password hashing, session/CSRF tokens, sealed account secrets and second
+//! factors (TOTP, recovery codes).
 //!
 //! This crate carries two of Tiaki's invariants:
 //!
@@ -14,16 +15,22 @@
 
 mod envelope;
 mod error;
+mod factors;
 mod keyring;
 mod passwords;
 mod random;
 mod tokens;
 
 pub use envelope::{
-    CHUNK_SIZE, ChunkOpener, ChunkSealer, DocumentContext, HEADER_LEN, SEALED_CHUNK_SIZE, TAG_LEN,
-    Vault, WrappedDataKey, WrappedPatientKey, open_stream, seal_stream, sealed_len,
+    CHUNK_SIZE, ChunkOpener, ChunkSealer, DocumentContext, HEADER_LEN, SEALED_CHUNK_SIZE,
+    SealedSecret, SecretPurpose, TAG_LEN, Vault, WrappedDataKey, WrappedPatientKey, open_stream,
+    seal_stream, sealed_len,
 };
 pub use error::CryptoError;
+pub use factors::{
+    TOTP_SECRET_LEN, TOTP_STEP_SECONDS, TotpSecret, generate_recovery_code, hash_recovery_code,
+    totp_step,
+};
 pub use keyring::{KekVersion, Keyring, KeyringError};
 pub use passwords::PasswordHasher;
 pub use secrecy::{ExposeSecret, SecretString};

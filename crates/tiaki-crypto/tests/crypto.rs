@@ -11,6 +11,8 @@
 
 #[path = "crypto/envelope.rs"]
 mod envelope;
+#[path = "crypto/factors.rs"]
+mod factors;
 #[path = "crypto/keyring.rs"]
 mod keyring;
 #[path = "crypto/secrets.rs"]

@@ -17,6 +17,8 @@ use serde::Serialize;
 pub enum Action {
     /// See one's own account (`/me`).
     ViewOwnAccount,
+    /// See and revoke one's own sessions.
+    ManageOwnSessions,
     /// Find patients enrolled at a practice by NHI or name.
     SearchPatients,
     /// See a patient's demographic header (name, NHI, date of birth).
@@ -31,11 +33,16 @@ pub enum Action {
     ReadDocumentContent,
     /// Platform configuration and counts, no clinical content.
     ViewPlatformOverview,
+    /// "Who accessed my records": the audit events about one patient.
+    ViewAccessHistory,
+    /// Search every audit event (privacy officers investigating).
+    SearchAudit,
 }
 
 impl Action {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 11] = [
         Self::ViewOwnAccount,
+        Self::ManageOwnSessions,
         Self::SearchPatients,
         Self::ViewPatient,
         Self::ListDocuments,
@@ -43,12 +50,15 @@ impl Action {
         Self::ReadDocumentMeta,
         Self::ReadDocumentContent,
         Self::ViewPlatformOverview,
+        Self::ViewAccessHistory,
+        Self::SearchAudit,
     ];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ViewOwnAccount => "account.view",
+            Self::ManageOwnSessions => "account.sessions",
             Self::SearchPatients => "patient.search",
             Self::ViewPatient => "patient.view",
             Self::ListDocuments => "document.list",
@@ -56,6 +66,8 @@ impl Action {
             Self::ReadDocumentMeta => "document.meta",
             Self::ReadDocumentContent => "document.read",
             Self::ViewPlatformOverview => "platform.view",
+            Self::ViewAccessHistory => "audit.history",
+            Self::SearchAudit => "audit.search",
         }
     }
 }
@@ -174,14 +186,15 @@ pub fn authorize(actor: &Actor, action: Action, target: Target) -> Result<Grant,
 fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> {
     use Action as A;
     match (actor.kind, action, *target) {
-        (_, A::ViewOwnAccount, Target::Account(account)) => {
+        // Every account, whatever its role, manages itself and nothing else.
+        (_, A::ViewOwnAccount | A::ManageOwnSessions, Target::Account(account)) => {
             if account == actor.account {
                 Ok(())
             } else {
                 Err(Denied::TargetMismatch)
             }
         }
-        (_, A::ViewOwnAccount, _) => Err(Denied::TargetMismatch),
+        (_, A::ViewOwnAccount | A::ManageOwnSessions, _) => Err(Denied::TargetMismatch),
 
         // Patients: their own record, everything in the documents module.
         (ActorKind::Patient { patient, .. }, action, target) => match action {
@@ -189,10 +202,13 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
             | A::ListDocuments
             | A::UploadDocument
             | A::ReadDocumentMeta
-            | A::ReadDocumentContent => own_record(patient, action, &target),
-            A::SearchPatients | A::ViewPlatformOverview | A::ViewOwnAccount => {
-                Err(Denied::RoleNotPermitted)
-            }
+            | A::ReadDocumentContent
+            | A::ViewAccessHistory => own_record(patient, action, &target),
+            A::SearchPatients
+            | A::ViewPlatformOverview
+            | A::ViewOwnAccount
+            | A::ManageOwnSessions
+            | A::SearchAudit => Err(Denied::RoleNotPermitted),
         },
 
         // Staff: patients enrolled at their own practice, by role.
@@ -224,6 +240,21 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
         (ActorKind::Operator { role }, A::ViewPlatformOverview, Target::Platform) => match role {
             OperatorRole::PlatformAdmin | OperatorRole::PrivacyOfficer => Ok(()),
         },
+        // Privacy officers investigate: every event's metadata, never content.
+        (
+            ActorKind::Operator {
+                role: OperatorRole::PrivacyOfficer,
+            },
+            A::SearchAudit,
+            Target::Platform,
+        )
+        | (
+            ActorKind::Operator {
+                role: OperatorRole::PrivacyOfficer,
+            },
+            A::ViewAccessHistory,
+            Target::Patient { .. },
+        ) => Ok(()),
         (ActorKind::Operator { .. }, _, _) => Err(Denied::RoleNotPermitted),
     }
 }
@@ -231,7 +262,10 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
 fn own_record(me: PatientId, action: Action, target: &Target) -> Result<(), Denied> {
     let whose = match (action, *target) {
         (
-            Action::ViewPatient | Action::ListDocuments | Action::UploadDocument,
+            Action::ViewPatient
+            | Action::ListDocuments
+            | Action::UploadDocument
+            | Action::ViewAccessHistory,
             Target::Patient { patient, .. },
         )
         | (
@@ -257,7 +291,13 @@ fn staff_role_may(role: StaffRole, action: Action) -> bool {
         A::ReadDocumentContent | A::UploadDocument => {
             matches!(role, StaffRole::Clinician | StaffRole::Nurse)
         }
-        A::ViewOwnAccount | A::ViewPlatformOverview => false,
+        // A patient's access history is theirs (and the privacy officer's), not the
+        // practice's: staff must not be able to see who else looked.
+        A::ViewOwnAccount
+        | A::ManageOwnSessions
+        | A::ViewPlatformOverview
+        | A::ViewAccessHistory
+        | A::SearchAudit => false,
     }
 }
 
@@ -359,10 +399,52 @@ mod tests {
                     },
                     Target::Practice(w.practice_x),
                 ] {
-                    assert!(authorize(&o, action, target).is_err(), "{action:?}");
+                    let allowed = authorize(&o, action, target).is_ok();
+                    // The one thing an operator may see about a patient is the audit
+                    // trail of accesses, and only a privacy officer.
+                    let expected = role == OperatorRole::PrivacyOfficer
+                        && action == Action::ViewAccessHistory
+                        && matches!(target, Target::Patient { .. });
+                    assert_eq!(allowed, expected, "{role:?} {action:?} {target:?}");
                 }
             }
             assert!(authorize(&o, Action::ViewPlatformOverview, Target::Platform).is_ok());
+            assert_eq!(
+                authorize(&o, Action::SearchAudit, Target::Platform).is_ok(),
+                role == OperatorRole::PrivacyOfficer
+            );
+        }
+    }
+
+    #[test]
+    fn access_history_belongs_to_the_patient_not_the_practice() {
+        let w = world();
+        let own = Target::Patient {
+            patient: w.patient_a,
+            practice: w.practice_x,
+        };
+        let a = actor(ActorKind::Patient {
+            patient: w.patient_a,
+            practice: w.practice_x,
+        });
+        let b = actor(ActorKind::Patient {
+            patient: w.patient_b,
+            practice: w.practice_x,
+        });
+        assert!(authorize(&a, Action::ViewAccessHistory, own).is_ok());
+        assert_eq!(
+            authorize(&b, Action::ViewAccessHistory, own),
+            Err(Denied::ForeignPatient)
+        );
+        for role in StaffRole::ALL {
+            let s = actor(ActorKind::Staff {
+                practice: w.practice_x,
+                role,
+            });
+            assert_eq!(
+                authorize(&s, Action::ViewAccessHistory, own),
+                Err(Denied::RoleNotPermitted)
+            );
         }
     }
 
@@ -397,5 +479,39 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn everyone_manages_their_own_sessions_only() {
+        let w = world();
+        for kind in [
+            ActorKind::Patient {
+                patient: w.patient_a,
+                practice: w.practice_x,
+            },
+            ActorKind::Staff {
+                practice: w.practice_x,
+                role: StaffRole::Reception,
+            },
+            ActorKind::Operator {
+                role: OperatorRole::PlatformAdmin,
+            },
+        ] {
+            let me = actor(kind);
+            let mine = Target::Account(me.account);
+            assert!(authorize(&me, Action::ManageOwnSessions, mine).is_ok());
+            assert_eq!(
+                authorize(
+                    &me,
+                    Action::ManageOwnSessions,
+                    Target::Account(AccountId::new())
+                ),
+                Err(Denied::TargetMismatch)
+            );
+            assert_eq!(
+                authorize(&me, Action::ManageOwnSessions, Target::Platform),
+                Err(Denied::TargetMismatch)
+            );
+        }
     }
 }

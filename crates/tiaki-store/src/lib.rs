@@ -6,6 +6,8 @@
 //! and the audit log; blobs hold only ciphertext. Nothing here logs or reports a name,
 //! an NHI or a password: errors carry ids and constraint names only.
 
+pub mod auth;
+mod auth_rows;
 pub mod blob;
 mod codec;
 pub mod crypto_types;
@@ -19,6 +21,7 @@ pub mod sqlite;
 mod store;
 pub mod testing;
 
+pub use auth::{AuthStore, LoginFailureId, LoginSubject, ThrottleFacts, ThrottleQuery, TotpFactor};
 pub use blob::{BlobStore, S3Config, SweepReport};
 pub use crypto_types::{KekVersion, WrappedDataKey, WrappedPatientKey};
 pub use error::StoreError;

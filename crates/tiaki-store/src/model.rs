@@ -72,6 +72,9 @@ pub struct SessionRecord {
     pub revoked_at: Option<OffsetDateTime>,
     pub address: Option<String>,
     pub user_agent: Option<String>,
+    /// When a second factor was presented. `None`: a password-only session, which can
+    /// do nothing but finish signing in.
+    pub mfa_verified_at: Option<OffsetDateTime>,
 }
 
 impl fmt::Debug for SessionRecord {
@@ -81,6 +84,7 @@ impl fmt::Debug for SessionRecord {
             .field("account", &self.account)
             .field("expires_at", &self.expires_at)
             .field("revoked_at", &self.revoked_at)
+            .field("mfa_verified_at", &self.mfa_verified_at)
             .finish_non_exhaustive()
     }
 }

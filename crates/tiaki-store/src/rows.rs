@@ -143,6 +143,7 @@ pub(crate) struct SessionRow {
     revoked_at_ns: Option<i64>,
     address: Option<String>,
     user_agent: Option<String>,
+    mfa_verified_at_ns: Option<i64>,
 }
 
 impl TryFrom<SessionRow> for SessionRecord {
@@ -162,6 +163,7 @@ impl TryFrom<SessionRow> for SessionRecord {
             revoked_at: opt_from_nanos(r.revoked_at_ns)?,
             address: r.address,
             user_agent: r.user_agent,
+            mfa_verified_at: opt_from_nanos(r.mfa_verified_at_ns)?,
         })
     }
 }

@@ -12,7 +12,9 @@ use time::OffsetDateTime;
 /// Tiaki's database. The audit log appends through the same store (it is an
 /// [`AuditSink`]), so a document and the event recording its upload commit together.
 #[async_trait::async_trait]
-pub trait Store: AuditSink + Send + Sync + 'static {
+pub trait Store:
+    AuditSink + tiaki_audit::LogStorage + crate::auth::AuthStore + Send + Sync + 'static
+{
     // --- practices -------------------------------------------------------------------
 
     async fn practice_insert(&self, p: &Practice) -> Result<(), StoreError>;

@@ -11,6 +11,8 @@
     clippy::indexing_slicing
 )]
 
+#[path = "store/auth.rs"]
+mod auth;
 #[path = "store/blobs.rs"]
 mod blobs;
 #[path = "store/documents.rs"]
@@ -114,6 +116,10 @@ store_stories!(
     documents::documents_round_trip,
     documents::document_insert_is_atomic,
     documents::audit_appends_in_order_and_atomically,
+    auth::sessions_of_an_account_list_and_revoke,
+    auth::totp_enrolment_is_confirmed_once_and_steps_never_replay,
+    auth::recovery_codes_are_single_use,
+    auth::throttle_counters_are_shared_and_scoped,
 );
 
 /// Stories that need the backend itself rather than `&dyn Store`.

@@ -29,7 +29,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         let address = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+            .map(|ConnectInfo(addr)| addr.ip().to_canonical());
         let purpose = parts
             .headers
             .get("x-tiaki-purpose")
@@ -75,10 +75,12 @@ pub struct PageSession {
     pub csrf: String,
 }
 
-/// Page requests without a valid session go to the sign-in page.
+/// Page requests without a valid session go to the sign-in page; a password-only
+/// session goes to the second-factor page, which is all it can reach.
 #[derive(Debug)]
 pub enum PageRejection {
     SignIn,
+    SecondFactor,
     Failed(Problem),
 }
 
@@ -86,6 +88,7 @@ impl IntoResponse for PageRejection {
     fn into_response(self) -> Response {
         match self {
             Self::SignIn => Redirect::to("/login").into_response(),
+            Self::SecondFactor => Redirect::to(crate::pages::second_factor::PATH).into_response(),
             Self::Failed(p) => crate::pages::problem_page(&p),
         }
     }
@@ -108,7 +111,12 @@ impl FromRequestParts<AppState> for PageSession {
                 csrf: state.core.csrf_token(actor.session),
                 actor,
             }),
-            Err(CoreError::Unauthenticated) => Err(PageRejection::SignIn),
+            Err(CoreError::Unauthenticated) => {
+                match state.core.authenticate_pending(&token).await {
+                    Ok(_) => Err(PageRejection::SecondFactor),
+                    Err(_) => Err(PageRejection::SignIn),
+                }
+            }
             Err(e) => Err(PageRejection::Failed(e.into())),
         }
     }
@@ -133,19 +141,28 @@ pub fn csrf_problem() -> Problem {
     )
 }
 
-/// Refuses a state-changing page request whose `Origin` names another site. Browsers
-/// send `Origin` on POST; a mismatch is a cross-site request whatever the cookies say.
-pub fn same_origin(parts_headers: &axum::http::HeaderMap) -> Result<(), Problem> {
-    let Some(origin) = parts_headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    else {
+/// Refuses a state-changing page request from another site. Browsers send `Origin` on
+/// POST (as `null` under a strict referrer policy) and, today, `Sec-Fetch-Site`; a
+/// request either names as cross-site is refused whatever its cookies say.
+pub fn same_origin(headers: &axum::http::HeaderMap) -> Result<(), Problem> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site")
+        && site != "same-origin"
+    {
+        return Err(csrf_problem());
+    }
+    let Some(origin) = header(header::ORIGIN.as_str()) else {
         return Ok(());
     };
-    let host = parts_headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    if origin == "null" {
+        // An opaque origin is only acceptable when the browser vouches for it.
+        return if header("sec-fetch-site") == Some("same-origin") {
+            Ok(())
+        } else {
+            Err(csrf_problem())
+        };
+    }
+    let host = header(header::HOST.as_str()).unwrap_or_default();
     let origin_host = origin
         .split_once("://")
         .map(|(_, rest)| rest)

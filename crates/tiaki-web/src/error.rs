@@ -21,12 +21,24 @@ pub struct Problem {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (throttled sign-ins).
+    pub retry_after: Option<u64>,
 }
 
 pub const NOT_FOUND_MESSAGE: &str = "There is nothing here, or you do not have access to it.";
 
+/// The one answer to every failed API sign-in: unknown username, wrong password,
+/// missing or wrong second factor, throttled. Nothing in it says which.
+pub const SIGN_IN_FAILED_MESSAGE: &str = "Signing in needs your username, your password and a \
+current code from your authenticator app (or one of your recovery codes). One of them was \
+missing or not right.";
+
 impl From<CoreError> for Problem {
     fn from(e: CoreError) -> Self {
+        let retry_after = match e {
+            CoreError::Throttled { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
         let (status, code, message) = match e {
             CoreError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -41,6 +53,12 @@ impl From<CoreError> for Problem {
             CoreError::BadCredentials => {
                 (StatusCode::UNAUTHORIZED, "bad_credentials", e.to_string())
             }
+            // Throttled looks the same as any other failed sign-in, plus Retry-After.
+            CoreError::SecondFactorRequired | CoreError::Throttled { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "second_factor_required",
+                SIGN_IN_FAILED_MESSAGE.to_owned(),
+            ),
             CoreError::Invalid { code, ref message } => {
                 (StatusCode::BAD_REQUEST, code, message.clone())
             }
@@ -68,6 +86,7 @@ impl From<CoreError> for Problem {
             status,
             code,
             message,
+            retry_after,
         }
     }
 }
@@ -79,6 +98,7 @@ impl Problem {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -110,7 +130,15 @@ impl IntoResponse for ApiError {
             status,
             code,
             message,
+            retry_after,
         } = self.0;
-        (status, Json(ErrorBody { code, message })).into_response()
+        let mut response = (status, Json(ErrorBody { code, message })).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        response
     }
 }

@@ -87,6 +87,27 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "GET",
+        "/api/v1/sessions",
+        Api,
+        "The caller's active sessions",
+        get(api::sessions::list)
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/sessions/others",
+        Api,
+        "Sign out every other session of the caller",
+        delete(api::sessions::delete_others)
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/sessions/{session_id}",
+        Api,
+        "Sign out one of the caller's sessions",
+        delete(api::sessions::delete_one)
+    ),
+    route!(
+        "GET",
         "/api/v1/me",
         Api,
         "The signed-in account",
@@ -143,6 +164,48 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "GET",
+        "/api/v1/audit/checkpoint",
+        Public,
+        "The latest signed checkpoint of the audit log",
+        get(api::audit::checkpoint)
+    ),
+    route!(
+        "GET",
+        "/api/v1/audit/key",
+        Public,
+        "The audit log's checkpoint verifier key",
+        get(api::audit::key)
+    ),
+    route!(
+        "GET",
+        "/api/v1/audit/consistency",
+        Public,
+        "Consistency proof between two tree sizes",
+        get(api::audit::consistency)
+    ),
+    route!(
+        "GET",
+        "/api/v1/audit/events",
+        Api,
+        "Search audit events (privacy officers)",
+        get(api::audit::search)
+    ),
+    route!(
+        "GET",
+        "/api/v1/audit/events/{access_id}/proof",
+        Api,
+        "Inclusion proof for one audit event",
+        get(api::audit::proof)
+    ),
+    route!(
+        "GET",
+        "/api/v1/patients/{patient_id}/access-history",
+        Api,
+        "Who accessed this patient's records",
+        get(api::audit::history)
+    ),
+    route!(
+        "GET",
         "/",
         Public,
         "Front door",
@@ -168,6 +231,48 @@ pub const ROUTES: &[RouteSpec] = &[
         Page,
         "Sign out",
         post(pages::login::logout)
+    ),
+    route!(
+        "GET",
+        "/login/second-factor",
+        Page,
+        "Second step of signing in: a code, or authenticator enrolment (password-only session)",
+        get(pages::second_factor::show)
+    ),
+    route!(
+        "POST",
+        "/login/second-factor",
+        Page,
+        "Present a code (password-only session)",
+        post(pages::second_factor::verify)
+    ),
+    route!(
+        "POST",
+        "/login/second-factor/enrol",
+        Page,
+        "Confirm a new authenticator and show recovery codes (password-only session)",
+        post(pages::second_factor::enrol)
+    ),
+    route!(
+        "GET",
+        "/account/sessions",
+        Page,
+        "Where the person is signed in",
+        get(pages::account::sessions)
+    ),
+    route!(
+        "POST",
+        "/account/sessions/{session_id}/revoke",
+        Page,
+        "Sign out one of the person's sessions",
+        post(pages::account::revoke)
+    ),
+    route!(
+        "POST",
+        "/account/sessions/revoke-others",
+        Page,
+        "Sign out every other session",
+        post(pages::account::revoke_others)
     ),
     route!(
         "GET",
@@ -224,6 +329,27 @@ pub const ROUTES: &[RouteSpec] = &[
         Page,
         "Platform overview (operators)",
         get(pages::home::operator)
+    ),
+    route!(
+        "GET",
+        "/patients/{patient_id}/access-history",
+        Page,
+        "Who accessed my records",
+        get(pages::access::history)
+    ),
+    route!(
+        "GET",
+        "/patients/{patient_id}/access-history.csv",
+        Page,
+        "Access history as CSV",
+        get(pages::access::history_csv)
+    ),
+    route!(
+        "GET",
+        "/audit",
+        Page,
+        "Audit search (privacy officers)",
+        get(pages::access::search)
     ),
 ];
 

@@ -8,11 +8,15 @@
 )]
 
 mod web {
+    pub mod account;
     pub mod audit;
     pub mod bola;
     pub mod content;
     pub mod harness;
+    pub mod mfa;
     pub mod openapi;
     pub mod sessions;
+    pub mod throttle;
+    pub mod transparency;
     pub mod uploads;
 }

@@ -6,6 +6,7 @@ mod image;
 mod pdf;
 mod people;
 
+use crate::auth::password_policy;
 use crate::documents::Upload;
 use crate::{CoreError, Tiaki};
 use bytes::Bytes;
@@ -32,10 +33,22 @@ pub struct DemoLogin {
     pub role: String,
     pub username: String,
     pub password: String,
+    /// The account's TOTP seed (base32): give it to an authenticator app, or compute
+    /// codes from it in tests.
+    pub totp_secret: String,
+    /// One-time recovery codes, for when no authenticator is at hand.
+    pub recovery_codes: Vec<String>,
     pub display_name: String,
     pub practice: Option<String>,
     pub practice_id: Option<PracticeId>,
     pub patient_id: Option<PatientId>,
+}
+
+/// What a demo account is handed, to be written to `demo-logins.json`.
+struct DemoSecrets {
+    password: String,
+    totp_secret: String,
+    recovery_codes: Vec<String>,
 }
 
 /// What seeding did.
@@ -55,7 +68,11 @@ impl Tiaki {
         Ok(())
     }
 
-    /// Creates a login account with a freshly hashed password.
+    /// Creates a login account with a freshly hashed password. The password must pass
+    /// the [password policy](crate::auth::password_policy); a refusal is
+    /// [`CoreError::Invalid`] with a code and a message that says why. The account has
+    /// no second factor yet: it enrols one at its first sign-in (or is provisioned one
+    /// with [`Tiaki::provision_totp`]).
     pub async fn create_account(
         &self,
         username: &str,
@@ -63,6 +80,20 @@ impl Tiaki {
         password: &SecretString,
         kind: ActorKind,
     ) -> Result<Account, CoreError> {
+        let (candidate, personal) = (
+            password.clone(),
+            [username.trim().to_lowercase(), display_name.to_owned()],
+        );
+        // zxcvbn's first call builds its dictionaries: keep it off the async threads.
+        let verdict = tokio::task::spawn_blocking(move || {
+            let personal: Vec<&str> = personal.iter().map(String::as_str).collect();
+            password_policy::check(&candidate, &personal)
+        })
+        .await
+        .map_err(|_| CoreError::Unavailable("the password check stopped".into()))?;
+        if let Err(problem) = verdict {
+            return Err(CoreError::invalid(problem.code(), problem.message()));
+        }
         let account = Account {
             id: AccountId::new(),
             username: username.trim().to_lowercase(),
@@ -99,7 +130,7 @@ impl Tiaki {
                 let role = StaffRole::parse(role)
                     .ok_or_else(|| CoreError::Unavailable("unknown demo role".into()))?;
                 let username = format!("{}.{slug}", role.as_str().replace('_', "-"));
-                let (account, password) = self
+                let (account, secrets) = self
                     .demo_account(
                         &username,
                         display,
@@ -115,7 +146,9 @@ impl Tiaki {
                 logins.push(DemoLogin {
                     role: role.as_str().to_owned(),
                     username,
-                    password,
+                    password: secrets.password,
+                    totp_secret: secrets.totp_secret,
+                    recovery_codes: secrets.recovery_codes,
                     display_name: display.to_owned(),
                     practice: Some(practice.name.clone()),
                     practice_id: Some(practice.id),
@@ -137,13 +170,15 @@ impl Tiaki {
             (OperatorRole::PlatformAdmin, "operator", "Platform Operator"),
             (OperatorRole::PrivacyOfficer, "privacy", "Privacy Officer"),
         ] {
-            let (_, password) = self
+            let (_, secrets) = self
                 .demo_account(username, display, ActorKind::Operator { role })
                 .await?;
             logins.push(DemoLogin {
                 role: role.as_str().to_owned(),
                 username: username.to_owned(),
-                password,
+                password: secrets.password,
+                totp_secret: secrets.totp_secret,
+                recovery_codes: secrets.recovery_codes,
                 display_name: display.to_owned(),
                 practice: None,
                 practice_id: None,
@@ -164,7 +199,7 @@ impl Tiaki {
         username: &str,
         display: &str,
         kind: ActorKind,
-    ) -> Result<(Account, String), CoreError> {
+    ) -> Result<(Account, DemoSecrets), CoreError> {
         let (token, _) = generate_token()?;
         let password: String = token
             .chars()
@@ -179,7 +214,19 @@ impl Tiaki {
                 kind,
             )
             .await?;
-        Ok((account, password))
+        // Demo accounts come with their second factor ready, so the README's commands
+        // work end to end; the seed goes to demo-logins.json.
+        let factors = self.provision_totp(account.id).await?;
+        let secrets = DemoSecrets {
+            password,
+            totp_secret: factors.totp.to_base32().to_string(),
+            recovery_codes: factors
+                .recovery_codes
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        };
+        Ok((account, secrets))
     }
 
     async fn demo_patient(
@@ -221,7 +268,7 @@ impl Tiaki {
         self.create_patient(&patient).await?;
         let username = format!("{}.{}{index}", ascii_slug(given), ascii_slug(family));
         let display = format!("{given} {family}");
-        let (account, password) = self
+        let (account, secrets) = self
             .demo_account(
                 &username,
                 &display,
@@ -234,7 +281,9 @@ impl Tiaki {
         let login = DemoLogin {
             role: "patient".to_owned(),
             username,
-            password,
+            password: secrets.password,
+            totp_secret: secrets.totp_secret,
+            recovery_codes: secrets.recovery_codes,
             display_name: display,
             practice: Some(practice.name.clone()),
             practice_id: Some(practice.id),

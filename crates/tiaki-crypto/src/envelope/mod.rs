@@ -18,12 +18,14 @@
 //! unwrapped key.
 
 mod chunk;
+mod secret;
 mod stream;
 mod wrap;
 
 pub use chunk::{
     CHUNK_SIZE, ChunkOpener, ChunkSealer, HEADER_LEN, SEALED_CHUNK_SIZE, TAG_LEN, sealed_len,
 };
+pub use secret::{SealedSecret, SecretPurpose};
 pub use stream::{open_stream, seal_stream};
 
 use crate::error::CryptoError;

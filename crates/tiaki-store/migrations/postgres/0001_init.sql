@@ -129,7 +129,13 @@ CREATE TABLE audit_events (
     purpose        text,
     reason         text,
     bytes          bigint CHECK (bytes IS NULL OR bytes >= 0),
-    CONSTRAINT audit_events_id_key UNIQUE (id)
+    -- The event's place in the Merkle log: gapless (identity values are not: a rolled
+    -- back insert leaves a hole), assigned under the append lock.
+    -- leaf_hash = SHA-256(0x00 || canonical event JSON).
+    leaf_index     bigint NOT NULL CHECK (leaf_index >= 0),
+    leaf_hash      bytea NOT NULL CHECK (length(leaf_hash) = 32),
+    CONSTRAINT audit_events_id_key UNIQUE (id),
+    CONSTRAINT audit_events_leaf_key UNIQUE (leaf_index)
 );
 
 CREATE INDEX audit_by_patient ON audit_events (patient_id, seq) WHERE patient_id IS NOT NULL;
@@ -151,6 +157,14 @@ FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
 
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
 FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
+
+-- Signed tree heads (C2SP signed notes), one per tree size.
+CREATE TABLE audit_checkpoints (
+    size       bigint PRIMARY KEY CHECK (size >= 0),
+    root       bytea NOT NULL CHECK (length(root) = 32),
+    note       text NOT NULL,
+    made_at_ns bigint NOT NULL
+);
 
 CREATE TABLE settings (
     key   text PRIMARY KEY,

@@ -128,7 +128,12 @@ CREATE TABLE audit_events (
     purpose        TEXT,
     reason         TEXT,
     bytes          INTEGER CHECK (bytes IS NULL OR bytes >= 0),
-    CONSTRAINT audit_events_id_key UNIQUE (id)
+    -- The event's place in the Merkle log: gapless, assigned inside the serialised
+    -- append transaction. leaf_hash = SHA-256(0x00 || canonical event JSON).
+    leaf_index     INTEGER NOT NULL CHECK (leaf_index >= 0),
+    leaf_hash      BLOB NOT NULL CHECK (length(leaf_hash) = 32),
+    CONSTRAINT audit_events_id_key UNIQUE (id),
+    CONSTRAINT audit_events_leaf_key UNIQUE (leaf_index)
 ) STRICT;
 
 CREATE INDEX audit_by_patient ON audit_events (patient_id, seq) WHERE patient_id IS NOT NULL;
@@ -147,6 +152,14 @@ CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
 BEGIN
     SELECT RAISE(ABORT, 'audit events are append-only');
 END;
+
+-- Signed tree heads (C2SP signed notes), one per tree size.
+CREATE TABLE audit_checkpoints (
+    size       INTEGER PRIMARY KEY NOT NULL CHECK (size >= 0),
+    root       BLOB NOT NULL CHECK (length(root) = 32),
+    note       TEXT NOT NULL,
+    made_at_ns INTEGER NOT NULL
+) STRICT;
 
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY NOT NULL,

@@ -57,6 +57,9 @@ pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     /// Where the blobs are, for `Debug`: a directory, or an endpoint and bucket.
     location: String,
+    /// For a local store, its directory: the sweep also clears staging files that an
+    /// upload killed mid-write left behind (the object store's listing hides them).
+    local_dir: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for BlobStore {
@@ -80,6 +83,7 @@ impl BlobStore {
         Ok(Self {
             inner: Arc::new(fs),
             location: format!("file://{}", dir.display()),
+            local_dir: Some(dir.to_owned()),
         })
     }
 
@@ -104,6 +108,7 @@ impl BlobStore {
         }
         let s3 = builder.build()?;
         Ok(Self {
+            local_dir: None,
             inner: Arc::new(s3),
             location: format!(
                 "s3://{}/{}",

@@ -59,6 +59,12 @@ impl BlobStore {
             let still = unreferenced(store, &mut batch).await?;
             report.deleted += self.delete_all(still).await?;
         }
+        if let Some(dir) = self.local_dir.clone() {
+            let staged = tokio::task::spawn_blocking(move || sweep_staging(&dir, older_than))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("staging sweep: {e}")))?;
+            report.deleted += staged;
+        }
         tracing::info!(
             examined = report.examined,
             deleted = report.deleted,
@@ -111,4 +117,56 @@ fn cutoff_millis(older_than: Duration) -> i64 {
         .unwrap_or_default()
         .saturating_sub(older_than);
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Whether a file name is a local upload's staging file (`<key>#<digits>`).
+fn is_staging(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(stem, n)| {
+        !stem.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// Deletes staging files older than `older_than` under `dir`: what an upload killed
+/// mid-write leaves. They hold only partial ciphertext, but they are never a document.
+fn sweep_staging(dir: &std::path::Path, older_than: Duration) -> u64 {
+    let cutoff = SystemTime::now()
+        .checked_sub(older_than)
+        .unwrap_or(UNIX_EPOCH);
+    let mut deleted = 0;
+    let mut pending = vec![dir.to_owned()];
+    while let Some(current) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let name = entry.file_name();
+            let old = meta.modified().is_ok_and(|m| m <= cutoff);
+            if old && name.to_str().is_some_and(is_staging) && std::fs::remove_file(&path).is_ok() {
+                tracing::info!(file = %path.display(), "deleted an interrupted upload's staging file");
+                deleted += 1;
+            }
+        }
+    }
+    deleted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_staging;
+
+    #[test]
+    fn staging_names_are_recognised() {
+        assert!(is_staging("0190-abc#1"));
+        assert!(is_staging("x#12"));
+        assert!(!is_staging("0190-abc"));
+        assert!(!is_staging("#1"));
+        assert!(!is_staging("x#"));
+        assert!(!is_staging("x#1a"));
+    }
 }

@@ -18,9 +18,10 @@ macro_rules! account_columns {
 macro_rules! session_columns {
     () => {
         "id, account_id, token_hash, created_at_ns, last_seen_at_ns, expires_at_ns, \
-         revoked_at_ns, address, user_agent"
+         revoked_at_ns, address, user_agent, mfa_verified_at_ns"
     };
 }
+pub(super) use session_columns;
 
 pub(super) async fn account_insert(pool: &PgPool, a: &Account) -> Result<(), StoreError> {
     let kind = KindColumns::from(&a.kind);
@@ -75,7 +76,7 @@ pub(super) async fn session_insert(pool: &PgPool, s: &SessionRecord) -> Result<(
     sqlx::query(concat!(
         "INSERT INTO sessions (",
         session_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(s.id.as_uuid())
     .bind(s.account.as_uuid())
@@ -86,6 +87,7 @@ pub(super) async fn session_insert(pool: &PgPool, s: &SessionRecord) -> Result<(
     .bind(s.revoked_at.map(nanos).transpose()?)
     .bind(s.address.as_deref())
     .bind(s.user_agent.as_deref())
+    .bind(s.mfa_verified_at.map(nanos).transpose()?)
     .execute(pool)
     .await?;
     Ok(())

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod auth;
 mod documents;
 mod patients;
 

@@ -106,6 +106,7 @@ pub fn session(account: AccountId, hash_byte: u8) -> SessionRecord {
         revoked_at: None,
         address: Some("203.0.113.7".into()),
         user_agent: Some("Mozilla/5.0".into()),
+        mfa_verified_at: Some(at(11)),
     }
 }
 

@@ -290,6 +290,7 @@ pub async fn sessions_touch_and_revoke(store: &dyn Store) {
     let bare = tiaki_store::SessionRecord {
         address: None,
         user_agent: None,
+        mfa_verified_at: None,
         ..session(doctor.id, 1)
     };
     store.session_insert(&bare).await.unwrap();

@@ -39,6 +39,67 @@ fn authed(op: Value) -> Value {
     op
 }
 
+/// The session routes: signing in with a second factor, and a person's own sessions.
+mod sessions {
+    use super::{authed, error_response, id_param, ok_json};
+    use serde_json::{Value, json};
+
+    pub(super) fn collection() -> Value {
+        json!({
+            "post": {
+                "operationId": "createSession",
+                "summary": "Sign in with username, password and a second factor (totp or recovery_code)",
+                "description": "Every failure (unknown username, wrong password, missing, wrong or reused second factor, too many attempts) answers the same 401 with code second_factor_required; a throttled attempt also carries Retry-After. Accounts without an authenticator enrol one through the web sign-in first.",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Credentials" } } } },
+                "responses": {
+                    "201": ok_json("Signed in", json!({ "$ref": "#/components/schemas/Token" })),
+                    "400": error_response("Malformed body, or both totp and recovery_code"),
+                    "401": {
+                        "description": "Not signed in: code second_factor_required, whatever was wrong",
+                        "headers": { "Retry-After": { "description": "Seconds to wait (throttled attempts only)", "schema": { "type": "integer" } } },
+                        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+                    },
+                    "503": error_response("Failed closed")
+                }
+            },
+            "get": authed(json!({
+                "operationId": "listSessions", "summary": "The caller's active sessions, newest first",
+                "responses": { "200": ok_json("Sessions", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Session" } })) } }))
+        })
+    }
+
+    pub(super) fn others() -> Value {
+        json!({ "delete": authed(json!({
+            "operationId": "deleteOtherSessions", "summary": "Sign out every session of the caller except this one",
+            "responses": { "200": ok_json("How many were signed out", json!({ "type": "object", "required": ["revoked"], "properties": { "revoked": { "type": "integer", "minimum": 0 } } })) } })) })
+    }
+
+    pub(super) fn one() -> Value {
+        json!({ "delete": authed(json!({
+            "operationId": "deleteOneSession", "summary": "Sign out one of the caller's sessions (another person's answers 404)",
+            "parameters": [id_param("session_id")],
+            "responses": { "204": { "description": "Signed out; its token is dead" } } })) })
+    }
+
+    pub(super) fn credentials_schema() -> Value {
+        json!({ "type": "object", "required": ["username", "password"], "additionalProperties": false, "properties": {
+            "username": { "type": "string" }, "password": { "type": "string" },
+            "totp": { "type": "string", "pattern": "^[0-9]{6}$", "description": "The code the authenticator app shows now; each code is accepted once" },
+            "recovery_code": { "type": "string", "description": "A one-time recovery code, instead of totp" } } })
+    }
+
+    pub(super) fn session_schema() -> Value {
+        json!({ "type": "object", "required": ["id", "created_at", "last_seen_at", "expires_at", "current", "second_factor"], "properties": {
+            "id": { "type": "string", "format": "uuid" },
+            "created_at": { "type": "string", "format": "date-time" },
+            "last_seen_at": { "type": "string", "format": "date-time" },
+            "expires_at": { "type": "string", "format": "date-time" },
+            "address": { "type": ["string", "null"] }, "user_agent": { "type": ["string", "null"] },
+            "current": { "type": "boolean", "description": "The session making this request" },
+            "second_factor": { "type": "boolean", "description": "False for a sign-in still waiting for its second factor" } } })
+    }
+}
+
 /// The whole document.
 #[must_use]
 pub fn spec() -> Value {
@@ -57,18 +118,12 @@ pub fn spec() -> Value {
                 "200": ok_json("Ready", json!({ "type": "object" })),
                 "503": ok_json("Not ready", json!({ "type": "object" })) } } },
             "/api/v1/openapi.json": { "get": { "operationId": "openapi", "summary": "This document", "responses": { "200": ok_json("OpenAPI document", json!({ "type": "object" })) } } },
-            "/api/v1/sessions": { "post": {
-                "operationId": "createSession", "summary": "Sign in",
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Credentials" } } } },
-                "responses": {
-                    "201": ok_json("Signed in", json!({ "$ref": "#/components/schemas/Token" })),
-                    "400": error_response("Malformed body"),
-                    "401": error_response("Username and password do not match"),
-                    "503": error_response("Failed closed")
-                } } },
+            "/api/v1/sessions": sessions::collection(),
             "/api/v1/sessions/current": { "delete": authed(json!({
                 "operationId": "deleteSession", "summary": "Sign out this token",
                 "responses": { "204": { "description": "Signed out; the token is dead" } } })) },
+            "/api/v1/sessions/others": sessions::others(),
+            "/api/v1/sessions/{session_id}": sessions::one(),
             "/api/v1/me": { "get": authed(json!({
                 "operationId": "me", "summary": "The signed-in account",
                 "responses": { "200": ok_json("The account", json!({ "$ref": "#/components/schemas/Me" })) } })) },
@@ -115,6 +170,42 @@ pub fn spec() -> Value {
                     "image/jpeg": { "schema": { "type": "string", "format": "binary" } },
                     "image/png": { "schema": { "type": "string", "format": "binary" } },
                     "text/plain": { "schema": { "type": "string" } } } } } })) },
+            "/api/v1/audit/checkpoint": { "get": { "operationId": "auditCheckpoint", "summary": "The latest signed checkpoint (C2SP signed note)",
+                "responses": { "200": { "description": "Signed note", "content": { "text/plain": { "schema": { "type": "string" } } } }, "503": error_response("Failed closed") } } },
+            "/api/v1/audit/key": { "get": { "operationId": "auditKey", "summary": "The verifier key for checkpoints",
+                "responses": { "200": { "description": "Verifier key name+id+key", "content": { "text/plain": { "schema": { "type": "string" } } } } } } },
+            "/api/v1/audit/consistency": { "get": { "operationId": "auditConsistency", "summary": "Consistency proof between two checkpointed tree sizes",
+                "parameters": [
+                    { "name": "old", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 0 } },
+                    { "name": "new", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 0 } }],
+                "responses": { "200": ok_json("Proof", json!({ "type": "object", "properties": { "old_size": { "type": "integer" }, "new_size": { "type": "integer" }, "hashes": { "type": "array", "items": { "type": "string" } } } })),
+                    "400": error_response("Bad sizes"), "404": error_response("No checkpoint of that size"), "503": error_response("Failed closed") } } },
+            "/api/v1/audit/events": { "get": authed(json!({
+                "operationId": "auditSearch", "summary": "Search audit events (privacy officers)",
+                "parameters": [
+                    { "name": "actor", "in": "query", "schema": { "type": "string", "format": "uuid" } },
+                    { "name": "patient", "in": "query", "schema": { "type": "string", "format": "uuid" } },
+                    { "name": "document", "in": "query", "schema": { "type": "string", "format": "uuid" } },
+                    { "name": "address", "in": "query", "schema": { "type": "string" }, "description": "IP address or CIDR range" },
+                    { "name": "from", "in": "query", "schema": { "type": "string", "format": "date" } },
+                    { "name": "to", "in": "query", "schema": { "type": "string", "format": "date" } },
+                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000 } }],
+                "responses": { "200": ok_json("Events", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Access" } })), "400": error_response("Bad query") } })) },
+            "/api/v1/audit/events/{access_id}/proof": { "get": authed(json!({
+                "operationId": "auditProof", "summary": "Inclusion proof of one event against a signed checkpoint",
+                "parameters": [id_param("access_id")],
+                "responses": { "200": ok_json("Proof", json!({ "type": "object", "properties": {
+                    "leaf_index": { "type": "integer" }, "tree_size": { "type": "integer" }, "leaf_hash": { "type": "string" },
+                    "hashes": { "type": "array", "items": { "type": "string" } }, "checkpoint": { "type": "string" } } })) } })) },
+            "/api/v1/patients/{patient_id}/access-history": { "get": authed(json!({
+                "operationId": "accessHistory", "summary": "Who accessed this patient's records (the patient and privacy officers only)",
+                "parameters": [id_param("patient_id"),
+                    { "name": "from", "in": "query", "schema": { "type": "string", "format": "date" } },
+                    { "name": "to", "in": "query", "schema": { "type": "string", "format": "date" } },
+                    { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["json", "csv", "fhir"] } }],
+                "responses": { "200": { "description": "Accesses, newest first", "content": {
+                    "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Access" } } },
+                    "text/csv": { "schema": { "type": "string" } } } }, "400": error_response("Bad date or format") } })) },
             "/api/v1/platform/practices": { "get": authed(json!({
                 "operationId": "platformPractices", "summary": "Practices and counts (operators only; no clinical content)",
                 "responses": { "200": ok_json("Practices", json!({ "type": "array", "items": { "$ref": "#/components/schemas/PracticeCounts" } })) } })) }
@@ -124,8 +215,8 @@ pub fn spec() -> Value {
             "schemas": {
                 "Error": { "type": "object", "required": ["code", "message"], "properties": {
                     "code": { "type": "string" }, "message": { "type": "string" } } },
-                "Credentials": { "type": "object", "required": ["username", "password"], "additionalProperties": false, "properties": {
-                    "username": { "type": "string" }, "password": { "type": "string" } } },
+                "Credentials": sessions::credentials_schema(),
+                "Session": sessions::session_schema(),
                 "Token": { "type": "object", "required": ["token", "expires_at"], "properties": {
                     "token": { "type": "string" }, "expires_at": { "type": "string", "format": "date-time" } } },
                 "Me": { "type": "object", "required": ["account_id", "username", "display_name", "role"], "properties": {
@@ -143,6 +234,12 @@ pub fn spec() -> Value {
                     "title": { "type": "string" }, "filename": { "type": "string" },
                     "content_type": { "type": "string" }, "size_bytes": { "type": "integer", "minimum": 0 },
                     "created_at": { "type": "string", "format": "date-time" }, "content_url": { "type": "string" } } },
+                "Access": { "type": "object", "properties": {
+                    "leaf_index": { "type": "integer" }, "access_id": { "type": "string", "format": "uuid" },
+                    "at": { "type": "string", "format": "date-time" }, "who": { "type": "string" }, "role": { "type": "string" },
+                    "practice": { "type": ["string", "null"] }, "what": { "type": "string" },
+                    "document": { "type": ["string", "null"], "format": "uuid" }, "document_title": { "type": ["string", "null"] },
+                    "outcome": { "type": "string", "enum": ["allowed", "denied", "not_found"] } } },
                 "PracticeCounts": { "type": "object", "required": ["id", "name", "region", "patients", "documents", "staff"], "properties": {
                     "id": { "type": "string", "format": "uuid" }, "name": { "type": "string" }, "region": { "type": "string" },
                     "patients": { "type": "integer" }, "documents": { "type": "integer" }, "staff": { "type": "integer" } } }

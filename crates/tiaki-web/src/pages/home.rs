@@ -40,6 +40,7 @@ pub struct PracticeRow {
 #[template(path = "operator.html")]
 struct OperatorPage {
     nav: Option<Nav>,
+    privacy_officer: bool,
     practices: Vec<PracticeRow>,
 }
 
@@ -60,5 +61,15 @@ pub async fn operator(
         })
         .collect();
     let nav = Some(Nav::of(&state, &session).await);
-    Ok(render(StatusCode::OK, &OperatorPage { nav, practices }).into_response())
+    let privacy_officer = state.core.permits(
+        &session.actor,
+        tiaki_domain::Action::SearchAudit,
+        tiaki_domain::Target::Platform,
+    );
+    let page = OperatorPage {
+        nav,
+        privacy_officer,
+        practices,
+    };
+    Ok(render(StatusCode::OK, &page).into_response())
 }

@@ -1,5 +1,8 @@
 //! The sign-in page and sign-out. Before a session exists the form is protected by a
 //! double-submit cookie; afterwards every form carries the session-bound token.
+//!
+//! A right password opens only a password-only session and sends the person on to
+//! the second-factor page (`second_factor.rs`).
 
 use super::render;
 use crate::AppState;
@@ -36,6 +39,11 @@ struct LoginPage {
     csrf: String,
     username: String,
     error: Option<String>,
+}
+
+/// The session cookie carrying `token`.
+pub fn session_cookie(token: String) -> Cookie<'static> {
+    cookie(SESSION_COOKIE, token)
 }
 
 fn cookie(name: &'static str, value: String) -> Cookie<'static> {
@@ -102,17 +110,14 @@ pub async fn submit(
         .and_then(|v| v.to_str().ok());
     match state
         .core
-        .login(&form.username, &form.password, &ctx, agent)
+        .login_password(&form.username, &form.password, &ctx, agent)
         .await
     {
-        Ok(session) => {
+        Ok(pending) => {
             let jar = jar
                 .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
-                .add(cookie(
-                    SESSION_COOKIE,
-                    session.token.expose_secret().to_owned(),
-                ));
-            Ok((jar, Redirect::to("/home")).into_response())
+                .add(session_cookie(pending.token.expose_secret().to_owned()));
+            Ok((jar, Redirect::to(super::second_factor::PATH)).into_response())
         }
         Err(CoreError::BadCredentials) => Ok(login_page(
             jar,
@@ -123,6 +128,27 @@ pub async fn submit(
                     .to_owned(),
             ),
         )),
+        Err(CoreError::Throttled { retry_after_secs }) => {
+            let mut response = login_page(
+                jar,
+                StatusCode::UNAUTHORIZED,
+                form.username.chars().take(254).collect(),
+                Some(format!(
+                    "There have been too many attempts to sign in from here. To keep accounts \
+                     safe, please wait {} and then try again.",
+                    if retry_after_secs <= 60 {
+                        "a minute".to_owned()
+                    } else {
+                        format!("{} minutes", retry_after_secs.div_ceil(60))
+                    }
+                )),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs),
+            );
+            Ok(response)
+        }
         Err(e) => Err(e.into()),
     }
 }

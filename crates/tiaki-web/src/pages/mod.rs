@@ -1,11 +1,14 @@
 //! Server-rendered pages. No JavaScript; every form carries a session-bound CSRF
 //! token; templates escape everything they print.
 
+pub mod access;
+pub mod account;
 pub mod assets;
 pub mod documents;
 pub mod home;
 pub mod login;
 pub mod patients;
+pub mod second_factor;
 
 use crate::AppState;
 use crate::auth::PageSession;

@@ -72,9 +72,18 @@ pub async fn search(
             Err(CoreError::Invalid { message, .. }) => page.error = Some(message),
             Err(e) => return Err(e.into()),
         }
-    } else if !matches!(session.actor.kind, ActorKind::Staff { .. }) {
-        // Only staff search; everyone else gets the same answer as any refusal.
-        return Err(CoreError::NotFound.into());
+    } else {
+        // The empty search page is offered only to those the policy lets search.
+        let allowed = session.actor.practice().is_some_and(|practice| {
+            state.core.permits(
+                &session.actor,
+                Action::SearchPatients,
+                Target::Practice(practice),
+            )
+        });
+        if !allowed {
+            return Err(CoreError::NotFound.into());
+        }
     }
     Ok(render(StatusCode::OK, &page).into_response())
 }
@@ -98,6 +107,7 @@ struct PatientPage {
     date_of_birth: String,
     documents: Vec<DocumentRow>,
     can_upload: bool,
+    can_see_history: bool,
     staff: bool,
     limit_mib: u64,
     notice: Option<String>,
@@ -141,6 +151,7 @@ pub async fn documents(
             })
             .collect(),
         can_upload: state.core.permits(actor, Action::UploadDocument, target),
+        can_see_history: state.core.permits(actor, Action::ViewAccessHistory, target),
         staff: matches!(actor.kind, ActorKind::Staff { .. }),
         limit_mib: state.core.config().max_upload_bytes.div_ceil(1024 * 1024),
         notice: notice

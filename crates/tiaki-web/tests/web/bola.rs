@@ -13,7 +13,7 @@ use tiaki_web::routes::{ROUTES, RouteSpec, Surface};
 const TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bola.tsv");
 
 /// The roles of the matrix.
-const ROLES: [(&str, Option<&str>); 12] = [
+const ROLES: [(&str, Option<&str>); 13] = [
     ("anonymous", None),
     ("patient_a", Some("patient.a")),
     ("patient_b", Some("patient.b")),
@@ -26,6 +26,8 @@ const ROLES: [(&str, Option<&str>); 12] = [
     ("platform_admin", Some("operator")),
     ("privacy_officer", Some("privacy")),
     ("logged_out", Some("patient.a")),
+    // Patient A's right password and nothing more: it must reach no data.
+    ("password_only", Some("patient.a")),
 ];
 
 /// Which object the ids in a path name.
@@ -44,22 +46,51 @@ struct Observed {
     body: String,
 }
 
-fn concrete_path(world: &World, spec: &RouteSpec, ids: Ids) -> String {
-    let (patient, document) = match ids {
-        Ids::PatientA => (world.patient_a.to_string(), world.doc_a.id.to_string()),
+/// Facts about patient A's part of the world the paths need.
+struct Known {
+    /// An audit event about patient A (the upload of A's document).
+    access_id: String,
+    /// The size of a signed checkpoint.
+    checkpoint: u64,
+}
+
+fn concrete_path(world: &World, known: &Known, spec: &RouteSpec, ids: Ids) -> String {
+    let (patient, document, access) = match ids {
+        Ids::PatientA => (
+            world.patient_a.to_string(),
+            world.doc_a.id.to_string(),
+            known.access_id.clone(),
+        ),
         Ids::Missing => (
             tiaki_domain::PatientId::new().to_string(),
             tiaki_domain::DocumentId::new().to_string(),
+            tiaki_domain::AccessId::new().to_string(),
         ),
-        Ids::Malformed => ("not-an-id".to_owned(), "1%20OR%201=1".to_owned()),
+        Ids::Malformed => (
+            "not-an-id".to_owned(),
+            "1%20OR%201=1".to_owned(),
+            "%27--".to_owned(),
+        ),
     };
     let path = spec
         .path
         .replace("{patient_id}", &patient)
-        .replace("{document_id}", &document);
+        .replace("{document_id}", &document)
+        .replace("{access_id}", &access)
+        .replace("{session_id}", &session_path_id(world, ids));
     match spec.path {
         "/api/v1/patients" | "/patients" => format!("{path}?q=Ngata"),
+        "/api/v1/audit/consistency" => format!("{path}?old=0&new={}", known.checkpoint),
         _ => path,
+    }
+}
+
+/// The `{session_id}` of a path: a session of patient A's that nothing else uses.
+fn session_path_id(world: &World, ids: Ids) -> String {
+    match ids {
+        Ids::PatientA => world.target_session.to_string(),
+        Ids::Missing => tiaki_domain::SessionId::new().to_string(),
+        Ids::Malformed => "not-an-id".to_owned(),
     }
 }
 
@@ -72,6 +103,17 @@ async fn session_for(
     cache: &BTreeMap<String, Login>,
 ) -> Option<Login> {
     let username = username?;
+    if role == "password_only" {
+        // A fresh password-only session each time: presenting a code ends it.
+        let pending = world.pending(username).await;
+        let mut actor = world.login(username).await.actor;
+        actor.session = pending.session;
+        return Some(Login {
+            actor,
+            token: pending.token,
+            csrf: pending.csrf,
+        });
+    }
     if role == "logged_out" {
         let login = world.login(username).await;
         world
@@ -102,8 +144,20 @@ async fn request(
     };
     let csrf = login.map(|l| l.csrf.clone()).unwrap_or_default();
     builder = match (method.as_str(), spec.path) {
-        ("POST", "/api/v1/sessions") => {
-            builder.json(&serde_json::json!({ "username": "patient.a", "password": PASSWORD }))
+        ("POST", "/api/v1/sessions") => builder.json(&serde_json::json!({
+            "username": "patient.a",
+            "password": PASSWORD,
+            "recovery_code": world.recovery_code("patient.a").await,
+        })),
+        ("POST", "/login/second-factor") => builder.form(&[
+            ("csrf", csrf),
+            ("code", world.recovery_code("patient.a").await),
+        ]),
+        ("POST", "/login/second-factor/enrol") => {
+            builder.form(&[("csrf", csrf), ("code", "000000".to_owned())])
+        }
+        ("POST", "/account/sessions/{session_id}/revoke" | "/account/sessions/revoke-others") => {
+            builder.form(&[("csrf", csrf)])
         }
         ("POST", "/api/v1/patients/{patient_id}/documents") => builder.multipart(
             World::upload_form("Matrix upload", "m.png", "image/png", PNG.to_vec()),
@@ -170,6 +224,24 @@ async fn every_route_every_role_every_verb_matches_the_committed_table() {
         }
     }
 
+    let history = world
+        .store
+        .audit_events_of_patient(world.patient_a, 1000)
+        .await
+        .unwrap();
+    let access_id = history
+        .iter()
+        .map(|(_, e)| e)
+        .find(|e| e.action == "document.upload" && e.document == Some(world.doc_a.id))
+        .unwrap()
+        .id
+        .to_string();
+    let checkpoint = world.core.transparency().checkpoint().await.unwrap().size;
+    let known = Known {
+        access_id,
+        checkpoint,
+    };
+
     let mut observed = BTreeMap::new();
     let mut not_found_bodies: BTreeMap<bool, BTreeSet<String>> = BTreeMap::new();
     let mut failures = Vec::new();
@@ -179,7 +251,7 @@ async fn every_route_every_role_every_verb_matches_the_committed_table() {
         let has_ids = spec.path.contains('{');
         for (role, username) in ROLES {
             let login = session_for(&world, role, username, destructive, &cache).await;
-            let path = concrete_path(&world, spec, Ids::PatientA);
+            let path = concrete_path(&world, &known, spec, Ids::PatientA);
             let seen = request(&world, spec, &method, &path, login.as_ref()).await;
             let is_api = spec.path.starts_with("/api/");
             if seen.outcome == "404" {
@@ -194,10 +266,11 @@ async fn every_route_every_role_every_verb_matches_the_committed_table() {
             );
 
             // Missing and malformed ids answer exactly like a refusal.
-            if has_ids && login.is_some() && role != "logged_out" {
+            // (Roles that are not signed in are sent to sign in, ids or no ids.)
+            if has_ids && login.is_some() && !matches!(role, "logged_out" | "password_only") {
                 for ids in [Ids::Missing, Ids::Malformed] {
                     let login = session_for(&world, role, username, destructive, &cache).await;
-                    let path = concrete_path(&world, spec, ids);
+                    let path = concrete_path(&world, &known, spec, ids);
                     let miss = request(&world, spec, &method, &path, login.as_ref()).await;
                     if miss.outcome != "404" {
                         failures.push(format!(

@@ -1,17 +1,24 @@
 //! A running Tiaki with a small, known world: practice X (patients A and B, one staff
 //! member of every role), practice Y (patient C and a clinician), and both operators.
+//!
+//! Every account has an authenticator (its seed kept here, so tests can compute codes
+//! as a phone would). [`World::login`] signs in through the core's one-call sign-in with
+//! a recovery code the harness gives the account just before, because the same TOTP
+//! code is accepted only once per 30 seconds and tests sign in far more often.
 
 use bytes::Bytes;
 use futures::StreamExt;
 use reqwest::header::{AUTHORIZATION, COOKIE};
 use secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tempfile::TempDir;
 use tiaki_audit::RequestContext;
+use tiaki_core::auth::SecondFactor;
 use tiaki_core::documents::Upload;
 use tiaki_core::{CoreConfig, Tiaki};
-use tiaki_crypto::{Keyring, Vault};
+use tiaki_crypto::{Keyring, TotpSecret, Vault};
 use tiaki_domain::{
     Actor, ActorKind, DocumentMeta, Nhi, OperatorRole, PatientId, PracticeId, SessionId, StaffRole,
 };
@@ -27,6 +34,14 @@ pub enum Backend {
     Sqlite,
     /// PostgreSQL with ciphertext in a real S3-compatible server.
     PostgresS3,
+}
+
+/// A password-only session: the password was right, no second factor yet.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub token: String,
+    pub session: SessionId,
+    pub csrf: String,
 }
 
 /// One signed-in person, for both surfaces.
@@ -47,6 +62,11 @@ pub struct World {
     pub patient_c: PatientId,
     pub doc_a: DocumentMeta,
     pub doc_c: DocumentMeta,
+    /// Every account's authenticator seed, by username.
+    pub totp: BTreeMap<String, TotpSecret>,
+    /// A full session of patient A that only the BOLA matrix touches (its
+    /// `{session_id}` routes).
+    pub target_session: SessionId,
     pub db_path: Option<std::path::PathBuf>,
     pub blob_dir: Option<std::path::PathBuf>,
     _s3: Option<tiaki_store::testing::S3Server>,
@@ -103,6 +123,7 @@ impl World {
         let state = AppState::new(core.clone(), WebConfig::default());
         tokio::spawn(tiaki_web::serve(listener, state, std::future::pending()));
 
+        let mut totp = BTreeMap::new();
         let practice_x = practice(&store, "Practice X").await;
         let practice_y = practice(&store, "Practice Y").await;
         let patient_a = patient(&core, practice_x, "Aroha", "Ngata", 1).await;
@@ -115,17 +136,24 @@ impl World {
             ("admin.x", StaffRole::PracticeAdmin, practice_x),
             ("clinician.y", StaffRole::Clinician, practice_y),
         ] {
-            account(&core, name, ActorKind::Staff { practice, role }).await;
+            account(&core, &mut totp, name, ActorKind::Staff { practice, role }).await;
         }
         for (name, patient, practice) in [
             ("patient.a", patient_a, practice_x),
             ("patient.b", patient_b, practice_x),
             ("patient.c", patient_c, practice_y),
         ] {
-            account(&core, name, ActorKind::Patient { patient, practice }).await;
+            account(
+                &core,
+                &mut totp,
+                name,
+                ActorKind::Patient { patient, practice },
+            )
+            .await;
         }
         account(
             &core,
+            &mut totp,
             "operator",
             ActorKind::Operator {
                 role: OperatorRole::PlatformAdmin,
@@ -134,6 +162,7 @@ impl World {
         .await;
         account(
             &core,
+            &mut totp,
             "privacy",
             ActorKind::Operator {
                 role: OperatorRole::PrivacyOfficer,
@@ -164,7 +193,7 @@ impl World {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Self {
+        let mut world = Self {
             addr,
             core,
             store,
@@ -174,24 +203,31 @@ impl World {
             patient_c,
             doc_a,
             doc_c,
+            totp,
+            target_session: SessionId::new(),
             db_path,
             blob_dir,
             _s3: s3,
             _dir: dir,
-        }
+        };
+        world.target_session = world.login("patient.a").await.actor.session;
+        world
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Signs in through the core (the same call the API makes) and keeps the token.
+    /// Signs in through the core (the same call the API makes: password and a second
+    /// factor, here a fresh recovery code) and keeps the token.
     pub async fn login(&self, username: &str) -> Login {
+        let code = self.recovery_code(username).await;
         let session = self
             .core
             .login(
                 username,
                 &SecretString::from(PASSWORD),
+                Some(&SecondFactor::RecoveryCode(SecretString::from(code))),
                 &RequestContext::default(),
                 None,
             )
@@ -201,6 +237,47 @@ impl World {
             actor: session.actor,
             token: session.token.expose_secret().to_owned(),
             csrf: self.core.csrf_token(session.session),
+        }
+    }
+
+    /// Gives the account one new recovery code (replacing its others) and returns it.
+    pub async fn recovery_code(&self, username: &str) -> String {
+        let account = self
+            .store
+            .account_by_username(username)
+            .await
+            .unwrap()
+            .unwrap();
+        let (code, hash) = tiaki_crypto::generate_recovery_code().unwrap();
+        self.store
+            .recovery_codes_replace(account.id, &[hash], OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        code.to_string()
+    }
+
+    /// The code the account's authenticator shows now.
+    pub fn totp_now(&self, username: &str) -> String {
+        let now = u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+        self.totp[username].code_at(now).unwrap()
+    }
+
+    /// A password-only session: the first step of signing in, through the core.
+    pub async fn pending(&self, username: &str) -> Pending {
+        let accepted = self
+            .core
+            .login_password(
+                username,
+                &SecretString::from(PASSWORD),
+                &RequestContext::default(),
+                None,
+            )
+            .await
+            .unwrap();
+        Pending {
+            token: accepted.token.expose_secret().to_owned(),
+            session: accepted.session,
+            csrf: self.core.csrf_token(accepted.session),
         }
     }
 
@@ -319,10 +396,18 @@ async fn patient(
     p.id
 }
 
-async fn account(core: &Tiaki, username: &str, kind: ActorKind) {
-    core.create_account(username, username, &SecretString::from(PASSWORD), kind)
+async fn account(
+    core: &Tiaki,
+    totp: &mut BTreeMap<String, TotpSecret>,
+    username: &str,
+    kind: ActorKind,
+) {
+    let account = core
+        .create_account(username, username, &SecretString::from(PASSWORD), kind)
         .await
         .unwrap();
+    let factors = core.provision_totp(account.id).await.unwrap();
+    totp.insert(username.to_owned(), factors.totp);
 }
 
 async fn system_actor(store: &Arc<dyn Store>, username: &str) -> Actor {

@@ -6,10 +6,15 @@ use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
 use std::time::{Duration, Instant};
 
 async fn api_login(world: &World, username: &str, password: &str) -> (u16, String, Duration) {
+    let body = serde_json::json!({ "username": username, "password": password });
+    api_login_with(world, body).await
+}
+
+pub async fn api_login_with(world: &World, body: serde_json::Value) -> (u16, String, Duration) {
     let started = Instant::now();
     let response = world
         .api(Method::POST, "/api/v1/sessions", None)
-        .json(&serde_json::json!({ "username": username, "password": password }))
+        .json(&body)
         .send()
         .await
         .unwrap();
@@ -21,8 +26,16 @@ async fn api_login(world: &World, username: &str, password: &str) -> (u16, Strin
 #[tokio::test]
 async fn tokens_die_at_sign_out_and_are_stored_hashed() {
     let world = World::start().await;
-    let (status, body, _) = api_login(&world, "patient.a", PASSWORD).await;
-    assert_eq!(status, 201);
+    let (status, body, _) = api_login_with(
+        &world,
+        serde_json::json!({
+            "username": "patient.a",
+            "password": PASSWORD,
+            "totp": world.totp_now("patient.a"),
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
     let token: serde_json::Value = serde_json::from_str(&body).unwrap();
     let token = token["token"].as_str().unwrap().to_owned();
     assert_eq!(token.len(), 43, "256 bits, base64url");
@@ -84,7 +97,7 @@ async fn unknown_and_known_usernames_are_indistinguishable() {
     let world = World::start().await;
     let mut known = Vec::new();
     let mut unknown = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..4 {
         let (s1, b1, t1) = api_login(&world, "patient.a", "wrong password here").await;
         let (s2, b2, t2) = api_login(&world, "nobody.at.all", "wrong password here").await;
         assert_eq!((s1, &b1), (s2, &b2), "same status and body");
@@ -92,6 +105,23 @@ async fn unknown_and_known_usernames_are_indistinguishable() {
         known.push(t1);
         unknown.push(t2);
     }
+    // The right password without a second factor, or with a wrong one, says nothing
+    // more: a stolen password is not even confirmed.
+    let (s3, b3, t3) = api_login(&world, "patient.b", PASSWORD).await;
+    let (s4, b4, t4) = api_login_with(
+        &world,
+        serde_json::json!({ "username": "patient.c", "password": PASSWORD, "totp": "000000" }),
+    )
+    .await;
+    let (_, b1, _) = api_login(&world, "patient.a", "wrong password here").await;
+    assert_eq!((s3, &b3), (401, &b1));
+    assert_eq!((s4, &b4), (401, &b1));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&b1).unwrap()["code"],
+        "second_factor_required"
+    );
+    known.push(t3);
+    unknown.push(t4);
     known.sort();
     unknown.sort();
     let (k, u) = (known[2].as_secs_f64(), unknown[2].as_secs_f64());
@@ -152,7 +182,58 @@ async fn page_sign_in_sets_a_strict_host_cookie_and_sign_out_revokes_it() {
         .send()
         .await
         .unwrap();
+    // The password alone opens a password-only session, sent to the second factor.
     assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/login/second-factor");
+    let pending_cookie = ok
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-tiaki_session="))
+        .unwrap();
+    let pending = pending_cookie.split(';').next().unwrap().to_owned();
+    for path in ["/home", &format!("/patients/{}", world.patient_a)] {
+        let blocked = world
+            .client
+            .get(world.url(path))
+            .header(COOKIE, pending.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(blocked.status(), 303, "{path}");
+        assert_eq!(blocked.headers()["location"], "/login/second-factor");
+    }
+    let form = world
+        .client
+        .get(world.url("/login/second-factor"))
+        .header(COOKIE, pending.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.unwrap();
+    let pending_csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let ok = world
+        .client
+        .post(world.url("/login/second-factor"))
+        .header(COOKIE, pending.clone())
+        .form(&[
+            ("csrf", pending_csrf.as_str()),
+            ("code", world.totp_now("patient.a").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/home");
     let session_cookie = ok
         .headers()
         .get_all(SET_COOKIE)
@@ -171,6 +252,19 @@ async fn page_sign_in_sets_a_strict_host_cookie_and_sign_out_revokes_it() {
         "__Host- cookies carry no Domain"
     );
     let cookie = session_cookie.split(';').next().unwrap().to_owned();
+    assert_ne!(cookie, pending, "a new session id at the second factor");
+    let stale = world
+        .client
+        .get(world.url("/login/second-factor"))
+        .header(COOKIE, pending.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.headers()["location"],
+        "/login",
+        "the password-only session is over"
+    );
     let home = world
         .client
         .get(world.url("/home"))
