@@ -21,7 +21,22 @@ pub trait AuditSink: Send + Sync + 'static {
 }
 
 /// Proof that an allowed access was durably recorded. Only [`AuditLog::record`] makes
-/// one, and only after the append committed.
+/// one, and only after the append committed. It cannot be built anywhere else:
+///
+/// ```compile_fail,E0451
+/// use tiaki_audit::Receipt;
+/// use tiaki_domain::{AccessId, Action, Actor, Target};
+/// fn forge(actor: Actor, target: Target) -> Receipt {
+///     Receipt {
+///         access_id: AccessId::new(),
+///         sequence: 0,
+///         actor,
+///         action: Action::ReadDocumentContent,
+///         target,
+///         recorded_at: time::OffsetDateTime::now_utc(),
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
     access_id: AccessId,

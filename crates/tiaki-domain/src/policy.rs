@@ -148,7 +148,15 @@ impl Denied {
 }
 
 /// Proof that the policy allowed `actor` to do `action` to `target`. Private fields and
-/// no public constructor: only [`authorize`] makes one.
+/// no public constructor: only [`authorize`] makes one. Code outside this module cannot
+/// forge one:
+///
+/// ```compile_fail,E0451
+/// use tiaki_domain::{Action, Actor, Grant, Target};
+/// fn forge(actor: Actor, target: Target) -> Grant {
+///     Grant { actor, action: Action::ReadDocumentContent, target }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     actor: Actor,
