@@ -70,6 +70,9 @@ impl fmt::Debug for BlobStore {
     }
 }
 
+/// Objects up to this size are read in one request rather than streamed.
+const WHOLE_READ_MAX: u64 = 1024 * 1024;
+
 impl BlobStore {
     /// Blobs as files under `dir` (created if missing). Writes are fsynced, file and
     /// directory, before an upload counts as stored.
@@ -125,6 +128,13 @@ impl BlobStore {
     ) -> Result<BoxStream<'static, Result<Bytes, StoreError>>, StoreError> {
         let path = blob_path(key)?;
         let got = self.inner.get_opts(&path, GetOptions::default()).await?;
+        // Most documents are small: one read costs far less than the local store's
+        // streaming, which hands every 8 KiB piece to the blocking pool. Large objects
+        // still stream, so memory stays flat whatever the file size.
+        if got.meta.size <= WHOLE_READ_MAX {
+            let bytes = got.bytes().await?;
+            return Ok(futures::stream::once(async move { Ok(bytes) }).boxed());
+        }
         Ok(got
             .into_stream()
             .map(|chunk| chunk.map_err(StoreError::from))
