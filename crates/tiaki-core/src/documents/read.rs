@@ -54,14 +54,21 @@ impl Tiaki {
                 .open_document(&receipt, &patient_key, &record.data_key, &doc_ctx)?;
         let ciphertext = self.blobs.get_stream(&record.blob_key).await?;
         let ciphertext = ciphertext.map(|piece| piece.map_err(|e| e.to_string()));
-        let content = open_stream(opener, ciphertext)
+        let mut content = open_stream(opener, ciphertext)
             .map(|piece| {
                 piece.map_err(|e: CryptoError| {
-                    tracing::error!(error = %e, "document failed to decrypt mid-stream");
+                    tracing::error!(error = %e, "document failed to decrypt");
                     CoreError::Unavailable(format!("crypto: {e}"))
                 })
             })
             .boxed();
+        // Open the first chunk before answering, so a blob that fails to authenticate
+        // (swapped, corrupted) is a clear 503 rather than a cut-off 200.
+        let first = match content.next().await {
+            Some(Err(e)) => return Err(e),
+            first => first,
+        };
+        let content = futures::stream::iter(first).chain(content).boxed();
         Ok(OpenedDocument {
             meta: record.meta,
             receipt,
