@@ -298,6 +298,17 @@ impl World {
         }
     }
 
+    /// GETs a JSON API resource (as `login`, if given) and parses the body.
+    pub async fn get_json(&self, path: &str, login: Option<&Login>) -> serde_json::Value {
+        self.api(reqwest::Method::GET, path, login)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn page(
         &self,
         method: reqwest::Method,

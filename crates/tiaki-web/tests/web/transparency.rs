@@ -38,17 +38,11 @@ async fn a_clinicians_view_appears_in_the_patients_history_with_a_proof() {
     );
 
     let history: serde_json::Value = world
-        .api(
-            Method::GET,
+        .get_json(
             &format!("/api/v1/patients/{}/access-history", world.patient_a),
             Some(&a),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let rows = history.as_array().unwrap();
     let by_clinician = rows
         .iter()
@@ -66,17 +60,8 @@ async fn a_clinicians_view_appears_in_the_patients_history_with_a_proof() {
 
     // The row's proof verifies against a checkpoint signed by the published key.
     let proof: serde_json::Value = world
-        .api(
-            Method::GET,
-            &format!("/api/v1/audit/events/{access_id}/proof"),
-            Some(&a),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/v1/audit/events/{access_id}/proof"), Some(&a))
+        .await;
     let key = world
         .get("/api/v1/audit/key")
         .send()
@@ -134,20 +119,14 @@ async fn a_clinicians_view_appears_in_the_patients_history_with_a_proof() {
     assert!(csv.starts_with("time,who,role"));
     assert!(csv.contains(&access_id));
     let fhir: serde_json::Value = world
-        .api(
-            Method::GET,
+        .get_json(
             &format!(
                 "/api/v1/patients/{}/access-history?format=fhir",
                 world.patient_a
             ),
             Some(&a),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(fhir["resourceType"], "Bundle");
     let events = fhir["entry"].as_array().unwrap();
     assert!(
@@ -211,17 +190,11 @@ async fn only_the_patient_and_the_privacy_officer_see_the_history() {
         .unwrap();
     assert_eq!(probe.status(), 404);
     let found: serde_json::Value = world
-        .api(
-            Method::GET,
+        .get_json(
             &format!("/api/v1/audit/events?actor={}", b.actor.account),
             Some(&privacy),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let rows = found.as_array().unwrap();
     assert!(
         rows.iter()
@@ -233,30 +206,15 @@ async fn only_the_patient_and_the_privacy_officer_see_the_history() {
         "no titles for operators"
     );
     let by_range: serde_json::Value = world
-        .api(
-            Method::GET,
-            "/api/v1/audit/events?address=127.0.0.0/8",
-            Some(&privacy),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v1/audit/events?address=127.0.0.0/8", Some(&privacy))
+        .await;
     assert!(!by_range.as_array().unwrap().is_empty());
     let elsewhere: serde_json::Value = world
-        .api(
-            Method::GET,
+        .get_json(
             "/api/v1/audit/events?address=203.0.113.0/24",
             Some(&privacy),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert!(elsewhere.as_array().unwrap().is_empty());
     let bad = world
         .api(
