@@ -23,6 +23,16 @@ pub enum CoreError {
     /// Too many failed sign-ins: attempts are refused for a while (never for good).
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: u64 },
+    /// The action needs a second factor presented within the last few minutes (a
+    /// sensitive change, or a reading pace the guard wants confirmed).
+    #[error("please confirm it is you with a current second factor")]
+    StepUpRequired,
+    /// The account has been contained (frozen) by the guard or an operator.
+    #[error("this account is paused for its protection; contact your practice")]
+    Frozen,
+    /// The module is closed (or read-only) by its kill switch.
+    #[error("this part of the portal is paused for maintenance")]
+    ModuleClosed,
     /// Input failed validation; `code` is machine-readable, `message` is for people.
     #[error("{message}")]
     Invalid { code: &'static str, message: String },

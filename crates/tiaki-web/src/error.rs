@@ -59,6 +59,19 @@ impl From<CoreError> for Problem {
                 "second_factor_required",
                 SIGN_IN_FAILED_MESSAGE.to_owned(),
             ),
+            CoreError::StepUpRequired => (
+                StatusCode::FORBIDDEN,
+                "step_up_required",
+                "Please confirm it is you: enter a current code from your authenticator app, \
+then try again."
+                    .to_owned(),
+            ),
+            CoreError::Frozen => (StatusCode::FORBIDDEN, "account_frozen", e.to_string()),
+            CoreError::ModuleClosed => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "module_closed",
+                e.to_string(),
+            ),
             CoreError::Invalid { code, ref message } => {
                 (StatusCode::BAD_REQUEST, code, message.clone())
             }
