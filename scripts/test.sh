@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Tiaki's whole test suite. On a fresh Debian machine (as root) it first installs
 # and starts what the tests talk to for real: PostgreSQL, an S3-compatible server
-# (s3s-fs), and Chromium with its WebDriver.
+# (s3s-fs), Chromium with its WebDriver, and an SMTP server (Python's aiosmtpd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,21 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+
+# aiosmtpd: the real SMTP server the mail tests start (Debian's package; pip if that
+# fails). The SMTP test fails under CI=true when it is missing, so install it here.
+has_aiosmtpd() {
+  python3 -c 'import aiosmtpd' >/dev/null 2>&1 || /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1
+}
+if ! has_aiosmtpd; then
+  apt_install python3-aiosmtpd || true
+  if ! has_aiosmtpd; then
+    log "installing aiosmtpd with pip"
+    python3 -m pip install --quiet --user aiosmtpd \
+      || python3 -m pip install --quiet --user --break-system-packages aiosmtpd
+  fi
+  has_aiosmtpd || { echo "aiosmtpd could not be installed; the SMTP tests need it" >&2; exit 1; }
+fi
 
 # PostgreSQL on 127.0.0.1:5432 (TIAKI_TEST_PG_URL overrides where the tests look).
 if [ -z "${TIAKI_TEST_PG_URL:-}" ]; then

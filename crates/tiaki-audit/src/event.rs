@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use tiaki_domain::{
-    AccessId, AccountId, Action, Actor, DocumentId, PatientId, PracticeId, SessionId, Target,
+    AccessId, AccountId, Action, Actor, DocumentId, Grant, PatientId, PracticeId, SessionId,
+    Target,
 };
 use time::OffsetDateTime;
 
@@ -106,6 +107,18 @@ impl AuditEvent {
             reason: None,
             bytes: None,
         }
+    }
+
+    /// The same event attributed as `grant` says: a proxy or guardian acting for a
+    /// patient is recorded under that role (`proxy`, `guardian`), with no practice of
+    /// its own, so the patient's history shows who acted for them and how.
+    #[must_use]
+    pub fn attributed_to(mut self, grant: &Grant) -> Self {
+        if grant.via().is_some() {
+            grant.role_name().clone_into(&mut self.actor_role);
+            self.actor_practice = None;
+        }
+        self
     }
 
     /// The same event with a machine-readable reason code.

@@ -131,7 +131,8 @@ impl AuditLog {
             Some(grant.target()),
             Outcome::Allowed,
             ctx,
-        );
+        )
+        .attributed_to(grant);
         event.bytes = bytes;
         let sequence = self.append_one(&event).await?;
         Ok(Receipt {

@@ -2,9 +2,10 @@
 //! the whole seeded set, against nginx serving the same plaintext from disk.
 //!
 //! Both servers run on this machine and share its cores with wrk (Tiaki in this
-//! process, nginx as a child). Rounds interleave — nginx, Tiaki, nginx, Tiaki, … — so
-//! drift in the machine's state hits both alike, and the result is the median Tiaki
-//! rate over the median nginx rate. Before anything is measured, sample documents are
+//! process, nginx as a child). Rounds interleave — nginx, Tiaki, Tiaki without its
+//! guard, and again — so drift in the machine's state hits each alike; the result is the
+//! median Tiaki rate over the median nginx rate, and the guard's cost is the guarded
+//! rate against the unguarded one, in the same run. Before anything is measured, sample documents are
 //! fetched from both and compared byte for byte with the plaintext, and Tiaki's audit
 //! log is checked to grow by one event per read.
 
@@ -32,6 +33,8 @@ const DISTURBED_ABOVE: f64 = 15.0;
 enum Server {
     Nginx,
     Tiaki,
+    /// The same Tiaki with the guard switched off: what the guard costs.
+    Unguarded,
 }
 
 impl Server {
@@ -39,7 +42,12 @@ impl Server {
         match self {
             Self::Nginx => "nginx",
             Self::Tiaki => "tiaki",
+            Self::Unguarded => "tiaki-unguarded",
         }
+    }
+
+    fn is_tiaki(self) -> bool {
+        matches!(self, Self::Tiaki | Self::Unguarded)
     }
 }
 
@@ -91,6 +99,7 @@ async fn measure(world: &World, nginx: &Nginx, machine: &Machine, args: &W1Args)
     verify(world, nginx, &client, &token).await?;
 
     let tiaki_base = format!("http://{}", world.addr);
+    let unguarded_base = format!("http://{}", world.unguarded_addr);
     let nginx_base = format!("http://{}", nginx.addr);
     let (nginx_script, tiaki_script) = scripts(world, &token)?;
     let nginx_pids = nginx.pid().map(cpu::process_tree).unwrap_or_default();
@@ -110,10 +119,11 @@ async fn measure(world: &World, nginx: &Nginx, machine: &Machine, args: &W1Args)
 
     let mut rows = Vec::new();
     for round in 1..=args.rounds {
-        for server in [Server::Nginx, Server::Tiaki] {
+        for server in [Server::Nginx, Server::Tiaki, Server::Unguarded] {
             let (base, script) = match server {
                 Server::Nginx => (&nginx_base, &nginx_script),
                 Server::Tiaki => (&tiaki_base, &tiaki_script),
+                Server::Unguarded => (&unguarded_base, &tiaki_script),
             };
             settle(args.settle).await;
             let audit_before = world.store.audit_count().await?;
@@ -125,7 +135,8 @@ async fn measure(world: &World, nginx: &Nginx, machine: &Machine, args: &W1Args)
                 round,
                 server,
                 usage: before.usage_until(&after, machine.cpus),
-                audited: (server == Server::Tiaki)
+                audited: server
+                    .is_tiaki()
                     .then(|| audit_after.saturating_sub(audit_before)),
                 report,
             };
@@ -160,7 +171,7 @@ impl Row {
     fn switches_per_request(&self) -> f64 {
         let switches = match self.server {
             Server::Nginx => self.usage.nginx_switches,
-            Server::Tiaki => self.usage.tiaki_switches,
+            Server::Tiaki | Server::Unguarded => self.usage.tiaki_switches,
         };
         switches as f64 / (self.report.requests.max(1)) as f64
     }
@@ -285,7 +296,7 @@ fn print_table(backend: Backend, args: &W1Args, machine: &Machine, rows: &[Row])
         let r = &row.report;
         let server_cpu = match row.server {
             Server::Nginx => row.usage.nginx,
-            Server::Tiaki => row.usage.tiaki,
+            Server::Tiaki | Server::Unguarded => row.usage.tiaki,
         };
         println!(
             "| {}{} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.1} |",
@@ -349,6 +360,12 @@ fn print_table(backend: Backend, args: &W1Args, machine: &Machine, rows: &[Row])
         }
     );
     println!("per-round tiaki/nginx: {}", per_round.join(", "));
+    let unguarded = median(&rates(Server::Unguarded));
+    println!(
+        "guard cost: tiaki {tiaki:.0} req/s with the guard, {unguarded:.0} without; the guard \
+         costs {:.1} % of W1 (target ≤ 5 %)",
+        100.0 * (1.0 - tiaki / unguarded)
+    );
     let (quiet_nginx, quiet_tiaki) = (quiet_rates(Server::Nginx), quiet_rates(Server::Tiaki));
     if rows.iter().any(Row::disturbed) {
         println!(

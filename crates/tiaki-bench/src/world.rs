@@ -50,6 +50,9 @@ pub struct World {
     /// nginx serves `/d/<id>` from here.
     pub nginx_root: PathBuf,
     pub addr: SocketAddr,
+    /// The same store served by a second Tiaki with the guard switched off, to measure
+    /// what the guard costs in the same run.
+    pub unguarded_addr: SocketAddr,
     pub dir: TempDir,
     pub seed_time: Duration,
     /// The clinician's password (random: the password policy refuses weak ones).
@@ -57,8 +60,8 @@ pub struct World {
     /// The clinician's one-time recovery codes: each signs in once, as a second factor.
     recovery_codes: Mutex<Vec<String>>,
     pg_url: Option<String>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    shutdown: Vec<oneshot::Sender<()>>,
+    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl std::fmt::Debug for World {
@@ -70,6 +73,25 @@ impl std::fmt::Debug for World {
             .field("dir", &self.dir.path())
             .finish_non_exhaustive()
     }
+}
+
+/// The guard as configured, counting every read, but with no budget a benchmark's
+/// one clinician reading thousands of patients' documents would cross: what is
+/// measured is the guard's work, not a containment.
+fn guarded_config() -> CoreConfig {
+    let mut config = CoreConfig::default();
+    let unlimited = tiaki_core::guard::Limit::NONE;
+    for budget in [
+        &mut config.guard.clinical_staff,
+        &mut config.guard.address,
+        &mut config.guard.practice,
+    ] {
+        budget.documents = unlimited;
+        budget.bytes = unlimited;
+        budget.patients = unlimited;
+    }
+    config.guard.baseline_ceiling = u64::MAX;
+    config
 }
 
 impl World {
@@ -92,12 +114,11 @@ impl World {
         };
         let store = tiaki_store::open_store(&url).await?;
         let blobs = BlobStore::local(&dir.path().join("blobs"))?;
-        let core = Tiaki::new(
-            store.clone(),
-            blobs,
-            Vault::new(Keyring::generate()?),
-            CoreConfig::default(),
-        );
+        let vault = Vault::new(Keyring::generate()?);
+        let core = Tiaki::new(store.clone(), blobs.clone(), vault.clone(), guarded_config());
+        let mut unguarded_config = CoreConfig::default();
+        unguarded_config.guard.enabled = false;
+        let unguarded = Tiaki::new(store.clone(), blobs, vault, unguarded_config);
         let nginx_root = dir.path().join("nginx-root");
         std::fs::create_dir_all(nginx_root.join("d"))?;
 
@@ -174,13 +195,23 @@ impl World {
             .await?;
         let seed_time = started.elapsed();
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let state = AppState::new(core.clone(), WebConfig::default());
-        let server = tokio::spawn(tiaki_web::serve(listener, state, async {
-            let _ = stop.await;
-        }));
+        let mut shutdown = Vec::new();
+        let mut servers = Vec::new();
+        let mut addrs = Vec::new();
+        for app in [core.clone(), unguarded] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            addrs.push(listener.local_addr()?);
+            let (stop_tx, stop) = oneshot::channel::<()>();
+            let state = AppState::new(app, WebConfig::default());
+            servers.push(tokio::spawn(tiaki_web::serve(listener, state, async {
+                let _ = stop.await;
+            })));
+            shutdown.push(stop_tx);
+        }
+        let (addr, unguarded_addr) = match addrs.as_slice() {
+            [a, b] => (*a, *b),
+            _ => return Err(fail("servers did not start")),
+        };
 
         Ok(Self {
             backend,
@@ -190,13 +221,14 @@ impl World {
             docs,
             nginx_root,
             addr,
+            unguarded_addr,
             dir,
             seed_time,
             password,
             recovery_codes: Mutex::new(recovery_codes),
             pg_url,
-            shutdown: Some(shutdown),
-            server: Some(server),
+            shutdown,
+            servers,
         })
     }
 
@@ -233,12 +265,12 @@ impl World {
             .ok_or_else(|| fail("sign-in answered without a token"))
     }
 
-    /// Stops the server and drops the PostgreSQL database, if one was made.
+    /// Stops the servers and drops the PostgreSQL database, if one was made.
     pub async fn finish(mut self) -> Result<()> {
-        if let Some(stop) = self.shutdown.take() {
+        for stop in self.shutdown.drain(..) {
             let _ = stop.send(());
         }
-        if let Some(server) = self.server.take() {
+        for server in self.servers.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
         }
         if let Some(url) = self.pg_url.take() {

@@ -42,6 +42,38 @@ pub struct ConfigArgs {
     /// Largest upload in bytes.
     #[arg(long, env = "TIAKI_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
+    /// The WebAuthn relying party id passkeys are bound to: the site's domain
+    /// (default `localhost`; never an IP address).
+    #[arg(long, env = "TIAKI_WEBAUTHN_RP_ID")]
+    pub webauthn_rp_id: Option<String>,
+    /// The origin people open, on the relying party id (default
+    /// `http://localhost:8080`; with the `localhost` relying party any port is accepted).
+    #[arg(long, env = "TIAKI_WEBAUTHN_ORIGIN")]
+    pub webauthn_origin: Option<String>,
+    /// Whether staff and operators may sign in with an authenticator app instead of a
+    /// passkey (default: no; yes for a demo). Wins over the file and the demo default.
+    #[arg(long, env = "TIAKI_STAFF_TOTP_ALLOWED")]
+    pub staff_totp_allowed: Option<bool>,
+    /// Where people reach Tiaki (`https://portal.example`): links in emails start with
+    /// it (default: the address the server listens on).
+    #[arg(long, env = "TIAKI_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The sender of Tiaki's emails, e.g. `Tiaki <no-reply@portal.example>`.
+    #[arg(long, env = "TIAKI_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Send email through this SMTP relay (default: `.eml` files in `<data-dir>/outbox`).
+    #[arg(long, env = "TIAKI_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// The relay's port (default 587 with STARTTLS, 465 with TLS, 25 without).
+    #[arg(long, env = "TIAKI_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default), `tls` (SMTPS) or `none` (a relay on this host, tests).
+    #[arg(long, env = "TIAKI_SMTP_TLS")]
+    pub smtp_tls: Option<String>,
+    #[arg(long, env = "TIAKI_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    #[arg(long, env = "TIAKI_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
     /// Serve plain HTTP on a non-loopback address because a TLS-terminating proxy
     /// stands in front. Without it, Tiaki refuses to listen beyond loopback.
     #[arg(long, env = "TIAKI_BEHIND_TLS_PROXY")]
@@ -88,6 +120,9 @@ pub struct Settings {
     pub blobs: BlobSettings,
     pub core: CoreConfig,
     pub behind_tls_proxy: bool,
+    /// `staff_totp_allowed` was given on the command line or in the environment, so a
+    /// demo does not change it.
+    pub staff_totp_explicit: bool,
 }
 
 impl Settings {
@@ -150,6 +185,17 @@ impl Settings {
         if let Some(max) = args.max_upload_bytes {
             core.max_upload_bytes = max;
         }
+        if let Some(rp_id) = &args.webauthn_rp_id {
+            core.webauthn.rp_id.clone_from(rp_id);
+        }
+        if let Some(origin) = &args.webauthn_origin {
+            core.webauthn.origins = vec![origin.clone()];
+        }
+        core.webauthn.build()?;
+        if let Some(allowed) = args.staff_totp_allowed {
+            core.staff_totp_allowed = allowed;
+        }
+        apply_mail(args, &data_dir, &mut core.mail)?;
         if core.max_upload_bytes == 0 {
             return Err("max_upload_bytes must be more than 0".to_owned());
         }
@@ -161,6 +207,7 @@ impl Settings {
             blobs,
             core,
             behind_tls_proxy: args.behind_tls_proxy || file.behind_tls_proxy.unwrap_or(false),
+            staff_totp_explicit: args.staff_totp_allowed.is_some(),
         })
     }
 }
@@ -174,4 +221,46 @@ fn read_file(path: &Path) -> Result<FileConfig, String> {
             path.display()
         )
     })
+}
+
+/// Email settings: flags and variables over the file; without an SMTP relay, the outbox
+/// directory `<data-dir>/outbox`.
+fn apply_mail(
+    args: &ConfigArgs,
+    data_dir: &Path,
+    mail: &mut tiaki_core::mail::MailConfig,
+) -> Result<(), String> {
+    use tiaki_core::mail::{SmtpConfig, SmtpTls};
+    if let Some(url) = &args.public_url {
+        mail.public_url = Some(url.clone());
+    }
+    if let Some(from) = &args.mail_from {
+        mail.from.clone_from(from);
+    }
+    if let Some(host) = &args.smtp_host {
+        mail.smtp = Some(SmtpConfig {
+            host: host.clone(),
+            port: None,
+            tls: SmtpTls::default(),
+            username: None,
+            password: None,
+        });
+    }
+    if let Some(smtp) = &mut mail.smtp {
+        if let Some(port) = args.smtp_port {
+            smtp.port = Some(port);
+        }
+        if let Some(tls) = &args.smtp_tls {
+            smtp.tls = SmtpTls::parse(tls)?;
+        }
+        if let Some(user) = &args.smtp_username {
+            smtp.username = Some(user.clone());
+        }
+        if let Some(password) = &args.smtp_password {
+            smtp.password = Some(password.clone().into());
+        }
+    } else if mail.outbox_dir.is_none() {
+        mail.outbox_dir = Some(data_dir.join("outbox"));
+    }
+    mail.validate()
 }

@@ -2,6 +2,7 @@
 
 mod audit;
 mod config;
+mod guard;
 mod start;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// The guard: containments, alerts, module kill switches, decoys.
+    Guard {
+        #[command(subcommand)]
+        command: guard::GuardCommand,
     },
     /// Delete ciphertext blobs that no document references (older than the grace period).
     Sweep {
@@ -127,6 +133,11 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Audit {
             command: AuditCommand::Verify { path, key, against },
         } => audit::verify_file(&path, key.as_deref(), against.as_deref()),
+        Command::Guard { command } => {
+            let settings = Settings::load(command.config())?;
+            let app = start::open(&settings).await?;
+            guard::run(&app, command).await
+        }
         Command::Sweep {
             config,
             grace_minutes,

@@ -103,12 +103,30 @@ pub async fn seed(app: &Tiaki, settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn serve(settings: Settings, demo: bool) -> Result<(), String> {
+pub async fn serve(mut settings: Settings, demo: bool) -> Result<(), String> {
     if !settings.listen.ip().is_loopback() && !settings.behind_tls_proxy {
         return Err(format!(
             "refusing to serve plain HTTP on {}: sessions must travel over TLS. Listen on loopback, or put a TLS-terminating proxy in front and pass --behind-tls-proxy",
             settings.listen
         ));
+    }
+    // A demo (seeded now, or before: its logins file is there) has staff and operators
+    // with an authenticator app, so it lets them use it; a real installation decides
+    // in its configuration (default: passkeys only).
+    let demo_data = demo || settings.data_dir.join("demo-logins.json").exists();
+    if demo_data && !settings.staff_totp_explicit {
+        settings.core.staff_totp_allowed = true;
+        println!(
+            "Demo configuration: staff and operators may sign in with TOTP (staff_totp_allowed = true)."
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Links in emails name the address people reach; unconfigured, this one.
+    if settings.core.mail.public_url.is_none() {
+        settings.core.mail.public_url = Some(format!("http://{local}"));
     }
     let app = open(&settings).await?;
     if demo {
@@ -118,11 +136,13 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), String> {
     app.transparency()
         .clone()
         .spawn_cadence(Duration::from_secs(settings.core.checkpoint_seconds.max(1)));
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
     println!("Tiaki is listening on http://{local}");
+    if settings.core.webauthn.rp_id == "localhost" {
+        println!(
+            "Passkeys work at http://localhost:{} (WebAuthn needs a name, not an IP address).",
+            local.port()
+        );
+    }
     tracing::info!(address = %local, "listening");
     let state = AppState::new(app, WebConfig::default());
     tiaki_web::serve(listener, state, shutdown_signal())
@@ -130,7 +150,8 @@ pub async fn serve(settings: Settings, demo: bool) -> Result<(), String> {
         .map_err(|e| format!("server error: {e}"))
 }
 
-/// Removes orphan blobs (left by a crash between blob write and commit) now and then.
+/// Removes orphan blobs (left by a crash between blob write and commit) and the
+/// guard's expired counters now and then.
 fn spawn_sweeper(app: Tiaki) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
@@ -150,6 +171,11 @@ fn spawn_sweeper(app: Tiaki) {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "orphan sweep failed"),
+            }
+            match app.guard_prune().await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old guard counters"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "guard counter prune failed"),
             }
         }
     });

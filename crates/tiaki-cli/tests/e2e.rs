@@ -24,8 +24,11 @@ mod e2e {
     mod audit_log;
     mod browser;
     mod crash;
+    mod drills;
     mod forms;
+    mod invitation;
     mod large;
+    mod passkeys;
     mod startup;
     mod uploads;
 }

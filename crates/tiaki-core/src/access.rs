@@ -40,6 +40,12 @@ fn describe(action: &str, outcome: Outcome) -> String {
         "document.upload" => "Added a document",
         "patient.view" => "Viewed your details",
         "audit.history" => "Viewed this access history",
+        "proxy.manage" => "Looked at who can act for you",
+        "proxy.grant" => "Gave someone access to act for you",
+        "proxy.revoke" => "Ended someone's access to act for you",
+        "guardian.manage" => "Looked at guardians' access",
+        "guardian.start" => "Gave a guardian access",
+        "guardian.end" => "Ended a guardian's access",
         other => other,
     };
     match outcome {
@@ -58,10 +64,12 @@ fn role_label(role: &str) -> String {
             None => None,
         })
         .unwrap_or_else(|| {
-            if role == "patient" {
-                "Patient".to_owned()
-            } else {
-                role.to_owned()
+            match role {
+                "patient" => "Patient".to_owned(),
+                // Someone acting for the patient, under a grant.
+                "proxy" => "Your proxy".to_owned(),
+                "guardian" => "Your guardian".to_owned(),
+                other => other.to_owned(),
             }
         })
 }

@@ -9,8 +9,11 @@ pub mod config;
 pub mod demo;
 pub mod documents;
 mod error;
+pub mod guard;
+pub mod mail;
 pub mod patients;
 pub mod platform;
+pub mod proxies;
 pub mod sessions;
 
 pub use config::CoreConfig;
@@ -31,6 +34,8 @@ pub struct Tiaki {
     pub(crate) transparency: Transparency,
     pub(crate) hasher: PasswordHasher,
     pub(crate) config: CoreConfig,
+    pub(crate) mailer: mail::Mailer,
+    pub(crate) guard: Arc<guard::Guard>,
 }
 
 impl std::fmt::Debug for Tiaki {
@@ -56,7 +61,14 @@ impl Tiaki {
                 .clone()
                 .map_or(Witness::None, Witness::File),
         );
+        let guard = Arc::new(guard::Guard::new(config.guard.clone(), &store));
+        let mailer = mail::Mailer::new(&config.mail).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "mail is misconfigured: no email will be sent");
+            mail::Mailer::disabled()
+        });
         Self {
+            mailer,
+            guard,
             store,
             blobs,
             vault,
@@ -85,6 +97,12 @@ impl Tiaki {
     #[must_use]
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs
+    }
+
+    /// Where email goes.
+    #[must_use]
+    pub fn mailer(&self) -> &mail::Mailer {
+        &self.mailer
     }
 
     /// The audit log's checkpoints and proofs.

@@ -57,7 +57,8 @@ impl Tiaki {
             .patient_target(actor, Action::ViewPatient, patient, ctx)
             .await?;
         let grant = self.decide(actor, Action::ViewPatient, target, ctx).await?;
-        self.audit.record(&grant, ctx, None).await?;
+        let admission = self.admit(&grant, ctx, None).await?;
+        self.record_admitted(&grant, admission, ctx, None).await?;
         self.store
             .patient(patient)
             .await?

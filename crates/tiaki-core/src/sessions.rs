@@ -44,6 +44,8 @@ pub struct SessionView {
     /// False for a password-only session still waiting for its second factor: someone
     /// who knows the password, perhaps not the person.
     pub second_factor: bool,
+    /// Opened from a trusted device with the password alone (no second factor).
+    pub trusted_device: bool,
 }
 
 impl Tiaki {
@@ -72,7 +74,7 @@ impl Tiaki {
         Ok(PendingSignIn {
             account: account.id,
             session: session.id,
-            enrolled: self.totp_enrolled(account.id).await?,
+            enrolled: self.can_complete_sign_in(&account).await?,
             actor_for_audit: Actor {
                 account: account.id,
                 session: session.id,
@@ -152,10 +154,19 @@ impl Tiaki {
         .map_err(|_| CoreError::NotFound)?;
         let now = OffsetDateTime::now_utc();
         let sessions = self.store.sessions_active(actor.account, now).await?;
+        let from_devices: std::collections::HashSet<SessionId> = self
+            .store
+            .session_factors_of(actor.account)
+            .await?
+            .into_iter()
+            .filter(|f| f.trusted_device.is_some())
+            .map(|f| f.session)
+            .collect();
         Ok(sessions
             .into_iter()
             .filter(|s| self.is_live(s, now))
             .map(|s| SessionView {
+                trusted_device: from_devices.contains(&s.id),
                 current: s.id == actor.session,
                 second_factor: s.mfa_verified_at.is_some(),
                 id: s.id,

@@ -83,3 +83,19 @@ id_type!(
     /// One audited access: the id a receipt carries and a served copy is marked with.
     AccessId
 );
+id_type!(
+    /// An invitation for an enrolled patient to register.
+    InvitationId
+);
+id_type!(
+    /// One grant of proxy or guardian access to a patient's records.
+    ProxyGrantId
+);
+id_type!(
+    /// One registered passkey (WebAuthn credential) of an account.
+    PasskeyId
+);
+id_type!(
+    /// One device an account trusts to skip the second factor for a while.
+    TrustedDeviceId
+);

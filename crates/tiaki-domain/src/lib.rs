@@ -9,9 +9,13 @@ pub mod document;
 pub mod ids;
 pub mod nhi;
 pub mod policy;
+pub mod proxy;
 
 pub use actor::{Actor, ActorKind, OperatorRole, StaffRole};
 pub use document::{ContentType, DocumentKind, DocumentMeta, Filename, Title};
-pub use ids::{AccessId, AccountId, DocumentId, PatientId, PracticeId, SessionId};
+pub use ids::{
+    AccessId, AccountId, DocumentId, InvitationId, PatientId, PracticeId, ProxyGrantId, SessionId,
+};
 pub use nhi::Nhi;
-pub use policy::{Action, Denied, Grant, Target, authorize};
+pub use policy::{Action, Denied, Facts, Grant, Target, Via, authorize, authorize_with};
+pub use proxy::{Access, ProxyAccess, ProxyKind, Scope, Scopes};

@@ -8,8 +8,10 @@
 //! receipt" is a property of the types, not of handler discipline.
 
 use crate::actor::{Actor, ActorKind, OperatorRole, StaffRole};
-use crate::ids::{AccountId, DocumentId, PatientId, PracticeId};
+use crate::ids::{AccountId, DocumentId, PatientId, PracticeId, ProxyGrantId};
+use crate::proxy::{Access, ProxyAccess, ProxyKind, Scope};
 use serde::Serialize;
+use time::OffsetDateTime;
 
 /// Everything an actor can ask to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -19,6 +21,15 @@ pub enum Action {
     ViewOwnAccount,
     /// See and revoke one's own sessions.
     ManageOwnSessions,
+    /// Change one's own password (with the current password and a second factor).
+    ChangeOwnPassword,
+    /// Add and verify one's own email address.
+    ManageOwnEmail,
+    /// See, add and remove one's own second factors (passkeys, recovery codes) and
+    /// trusted devices, and step up.
+    ManageOwnFactors,
+    /// Invite an enrolled patient without an account to register (practice staff).
+    InvitePatient,
     /// Find patients enrolled at a practice by NHI or name.
     SearchPatients,
     /// See a patient's demographic header (name, NHI, date of birth).
@@ -37,12 +48,22 @@ pub enum Action {
     ViewAccessHistory,
     /// Search every audit event (privacy officers investigating).
     SearchAudit,
+    /// The guard's alerts, containment, release and module kill switches (operators).
+    ManageGuard,
+    /// See, grant and revoke who may act for one's own record (the patient alone).
+    ManageProxies,
+    /// See, set up and end guardians' access to a child's record (practice staff).
+    ManageGuardians,
 }
 
 impl Action {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 18] = [
         Self::ViewOwnAccount,
         Self::ManageOwnSessions,
+        Self::ChangeOwnPassword,
+        Self::ManageOwnEmail,
+        Self::ManageOwnFactors,
+        Self::InvitePatient,
         Self::SearchPatients,
         Self::ViewPatient,
         Self::ListDocuments,
@@ -52,6 +73,9 @@ impl Action {
         Self::ViewPlatformOverview,
         Self::ViewAccessHistory,
         Self::SearchAudit,
+        Self::ManageGuard,
+        Self::ManageProxies,
+        Self::ManageGuardians,
     ];
 
     #[must_use]
@@ -59,6 +83,10 @@ impl Action {
         match self {
             Self::ViewOwnAccount => "account.view",
             Self::ManageOwnSessions => "account.sessions",
+            Self::ChangeOwnPassword => "account.password",
+            Self::ManageOwnEmail => "account.email",
+            Self::ManageOwnFactors => "account.factors",
+            Self::InvitePatient => "patient.invite",
             Self::SearchPatients => "patient.search",
             Self::ViewPatient => "patient.view",
             Self::ListDocuments => "document.list",
@@ -68,6 +96,9 @@ impl Action {
             Self::ViewPlatformOverview => "platform.view",
             Self::ViewAccessHistory => "audit.history",
             Self::SearchAudit => "audit.search",
+            Self::ManageGuard => "guard.manage",
+            Self::ManageProxies => "proxy.manage",
+            Self::ManageGuardians => "guardian.manage",
         }
     }
 }
@@ -133,6 +164,14 @@ pub enum Denied {
     RoleNotPermitted,
     /// The action makes no sense for this target.
     TargetMismatch,
+    /// A proxy or guardian grant that has expired (the caller sees the same 404 as
+    /// with no grant at all).
+    ProxyExpired,
+    /// A proxy or guardian grant that was revoked or ended.
+    ProxyRevoked,
+    /// A live grant that does not cover this action (another scope, or read-only
+    /// for an action that acts).
+    OutOfScope,
 }
 
 impl Denied {
@@ -143,6 +182,9 @@ impl Denied {
             Self::OtherPractice => "other_practice",
             Self::RoleNotPermitted => "role_not_permitted",
             Self::TargetMismatch => "target_mismatch",
+            Self::ProxyExpired => "proxy_expired",
+            Self::ProxyRevoked => "proxy_revoked",
+            Self::OutOfScope => "out_of_scope",
         }
     }
 }
@@ -154,7 +196,17 @@ impl Denied {
 /// ```compile_fail,E0451
 /// use tiaki_domain::{Action, Actor, Grant, Target};
 /// fn forge(actor: Actor, target: Target) -> Grant {
-///     Grant { actor, action: Action::ReadDocumentContent, target }
+///     Grant { actor, action: Action::ReadDocumentContent, target, via: None }
+/// }
+/// ```
+///
+/// Nor can a proxy's grant be made by hand, however real the proxy access it names:
+///
+/// ```compile_fail,E0451
+/// use tiaki_domain::{Action, Actor, Grant, ProxyAccess, ProxyKind, Target, Via};
+/// fn forge(actor: Actor, target: Target, access: ProxyAccess) -> Grant {
+///     let via = Via { grant: access.id, kind: ProxyKind::Proxy };
+///     Grant { actor, action: Action::ReadDocumentContent, target, via: Some(via) }
 /// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +214,15 @@ pub struct Grant {
     actor: Actor,
     action: Action,
     target: Target,
+    via: Option<Via>,
+}
+
+/// How a grant reached a record that is not the actor's own: through which proxy or
+/// guardian grant. Part of a [`Grant`], so of its audit event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Via {
+    pub grant: ProxyGrantId,
+    pub kind: ProxyKind,
 }
 
 impl Grant {
@@ -179,15 +240,143 @@ impl Grant {
     pub fn target(&self) -> &Target {
         &self.target
     }
+
+    /// The proxy or guardian grant this access went through, if the record is not the
+    /// actor's own.
+    #[must_use]
+    pub fn via(&self) -> Option<Via> {
+        self.via
+    }
+
+    /// The role the access is recorded under: `proxy` or `guardian` when acting for
+    /// someone, otherwise the actor's own role.
+    #[must_use]
+    pub fn role_name(&self) -> &'static str {
+        self.via
+            .map_or_else(|| self.actor.role_name(), |via| via.kind.as_str())
+    }
 }
 
-/// The one access decision. Pure; deny by default.
+/// Facts beyond the target that a decision may need, loaded by the core before it asks.
+/// Fields are private: a proxy grant is only ever judged together with the moment of
+/// the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    proxy: Option<(ProxyAccess, OffsetDateTime)>,
+}
+
+impl Facts {
+    /// No relationship to anyone else's record.
+    #[must_use]
+    pub const fn none() -> Self {
+        Self { proxy: None }
+    }
+
+    /// The actor's grant for the target's patient (live or not: the policy judges
+    /// revocation and expiry), as of `now`.
+    #[must_use]
+    pub const fn proxy(access: ProxyAccess, now: OffsetDateTime) -> Self {
+        Self {
+            proxy: Some((access, now)),
+        }
+    }
+}
+
+/// The one access decision, for an actor with no relationship to anyone else's
+/// record. Pure; deny by default.
 pub fn authorize(actor: &Actor, action: Action, target: Target) -> Result<Grant, Denied> {
-    decide(actor, action, &target)?;
+    authorize_with(actor, action, target, &Facts::none())
+}
+
+/// The one access decision, with the facts the core loaded. Pure; deny by default.
+///
+/// A patient reaching for a record not their own is refused (`ForeignPatient`) unless
+/// the facts carry a grant to this actor for that very patient, neither revoked nor
+/// expired, whose scopes cover the action; an expired, revoked or out-of-scope grant is
+/// refused like none at all (only the audit reason differs).
+pub fn authorize_with(
+    actor: &Actor,
+    action: Action,
+    target: Target,
+    facts: &Facts,
+) -> Result<Grant, Denied> {
+    let via = match decide(actor, action, &target) {
+        Ok(()) => None,
+        Err(Denied::ForeignPatient) => Some(as_proxy(actor, action, &target, facts)?),
+        Err(denied) => return Err(denied),
+    };
     Ok(Grant {
         actor: *actor,
         action,
         target,
+        via,
+    })
+}
+
+/// What a proxy must hold to do `action` on someone's record; `None`: no grant can
+/// allow it (access history, managing proxies: those stay the patient's own).
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    /// Any live grant: seeing whose record it is (the name at the top of the page).
+    AnyScope,
+    Scope(Scope, Access),
+}
+
+fn proxy_needs(action: Action) -> Option<Needs> {
+    use Action as A;
+    match action {
+        A::ViewPatient => Some(Needs::AnyScope),
+        A::ListDocuments | A::ReadDocumentMeta | A::ReadDocumentContent => {
+            Some(Needs::Scope(Scope::Documents, Access::Read))
+        }
+        // A proxy adds what the patient could add: a patient upload, never a clinical
+        // document (the core makes every upload by a patient account a patient upload).
+        A::UploadDocument => Some(Needs::Scope(Scope::Documents, Access::Act)),
+        A::ViewAccessHistory
+        | A::ManageProxies
+        | A::ManageGuardians
+        | A::ViewOwnAccount
+        | A::ManageOwnSessions
+        | A::ChangeOwnPassword
+        | A::ManageOwnEmail
+        | A::ManageOwnFactors
+        | A::InvitePatient
+        | A::SearchPatients
+        | A::ViewPlatformOverview
+        | A::SearchAudit
+        | A::ManageGuard => None,
+    }
+}
+
+/// The second question for a patient refused someone else's record: do the facts hold
+/// a grant that lets this actor do this there?
+fn as_proxy(actor: &Actor, action: Action, target: &Target, facts: &Facts) -> Result<Via, Denied> {
+    let ActorKind::Patient { .. } = actor.kind else {
+        return Err(Denied::ForeignPatient);
+    };
+    let (Some(whose), Some((grant, now))) = (target.patient(), facts.proxy) else {
+        return Err(Denied::ForeignPatient);
+    };
+    if grant.grantee != actor.account || grant.patient != whose {
+        return Err(Denied::ForeignPatient);
+    }
+    if grant.revoked_at.is_some() {
+        return Err(Denied::ProxyRevoked);
+    }
+    if now >= grant.expires_at {
+        return Err(Denied::ProxyExpired);
+    }
+    let covered = match proxy_needs(action) {
+        Some(Needs::AnyScope) => !grant.scopes.is_empty(),
+        Some(Needs::Scope(scope, access)) => grant.scopes.allows(scope, access),
+        None => false,
+    };
+    if !covered {
+        return Err(Denied::OutOfScope);
+    }
+    Ok(Via {
+        grant: grant.id,
+        kind: grant.kind,
     })
 }
 
@@ -195,14 +384,30 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
     use Action as A;
     match (actor.kind, action, *target) {
         // Every account, whatever its role, manages itself and nothing else.
-        (_, A::ViewOwnAccount | A::ManageOwnSessions, Target::Account(account)) => {
+        (
+            _,
+            A::ViewOwnAccount
+            | A::ManageOwnSessions
+            | A::ChangeOwnPassword
+            | A::ManageOwnEmail
+            | A::ManageOwnFactors,
+            Target::Account(account),
+        ) => {
             if account == actor.account {
                 Ok(())
             } else {
                 Err(Denied::TargetMismatch)
             }
         }
-        (_, A::ViewOwnAccount | A::ManageOwnSessions, _) => Err(Denied::TargetMismatch),
+        (
+            _,
+            A::ViewOwnAccount
+            | A::ManageOwnSessions
+            | A::ChangeOwnPassword
+            | A::ManageOwnEmail
+            | A::ManageOwnFactors,
+            _,
+        ) => Err(Denied::TargetMismatch),
 
         // Patients: their own record, everything in the documents module.
         (ActorKind::Patient { patient, .. }, action, target) => match action {
@@ -211,12 +416,19 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
             | A::UploadDocument
             | A::ReadDocumentMeta
             | A::ReadDocumentContent
-            | A::ViewAccessHistory => own_record(patient, action, &target),
+            | A::ViewAccessHistory
+            | A::ManageProxies => own_record(patient, action, &target),
             A::SearchPatients
             | A::ViewPlatformOverview
             | A::ViewOwnAccount
             | A::ManageOwnSessions
-            | A::SearchAudit => Err(Denied::RoleNotPermitted),
+            | A::ChangeOwnPassword
+            | A::ManageOwnEmail
+            | A::ManageOwnFactors
+            | A::InvitePatient
+            | A::SearchAudit
+            | A::ManageGuard
+            | A::ManageGuardians => Err(Denied::RoleNotPermitted),
         },
 
         // Staff: patients enrolled at their own practice, by role.
@@ -227,7 +439,11 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
             match (action, target) {
                 (A::SearchPatients, Target::Practice(p))
                 | (
-                    A::ViewPatient | A::ListDocuments | A::UploadDocument,
+                    A::ViewPatient
+                    | A::ListDocuments
+                    | A::UploadDocument
+                    | A::InvitePatient
+                    | A::ManageGuardians,
                     Target::Patient { practice: p, .. },
                 )
                 | (
@@ -248,6 +464,8 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
         (ActorKind::Operator { role }, A::ViewPlatformOverview, Target::Platform) => match role {
             OperatorRole::PlatformAdmin | OperatorRole::PrivacyOfficer => Ok(()),
         },
+        // Both operator roles run the guard: alerts, containment, kill switches.
+        (ActorKind::Operator { .. }, A::ManageGuard, Target::Platform) => Ok(()),
         // Privacy officers investigate: every event's metadata, never content.
         (
             ActorKind::Operator {
@@ -273,7 +491,8 @@ fn own_record(me: PatientId, action: Action, target: &Target) -> Result<(), Deni
             Action::ViewPatient
             | Action::ListDocuments
             | Action::UploadDocument
-            | Action::ViewAccessHistory,
+            | Action::ViewAccessHistory
+            | Action::ManageProxies,
             Target::Patient { patient, .. },
         )
         | (
@@ -299,13 +518,29 @@ fn staff_role_may(role: StaffRole, action: Action) -> bool {
         A::ReadDocumentContent | A::UploadDocument => {
             matches!(role, StaffRole::Clinician | StaffRole::Nurse)
         }
+        // Registration by invitation: the front desk (reception, practice admin) and
+        // clinicians, who have verified who the patient is, may invite them.
+        A::InvitePatient => matches!(
+            role,
+            StaffRole::PracticeAdmin | StaffRole::Reception | StaffRole::Clinician
+        ),
+        // Guardianship is set up by those who check parental responsibility (the
+        // practice admin) and those who judge when a young person's care should become
+        // confidential (the clinician); either may end it early.
+        A::ManageGuardians => matches!(role, StaffRole::PracticeAdmin | StaffRole::Clinician),
         // A patient's access history is theirs (and the privacy officer's), not the
-        // practice's: staff must not be able to see who else looked.
-        A::ViewOwnAccount
+        // practice's: staff must not be able to see who else looked. Whom a patient
+        // lets act for them is theirs too.
+        A::ManageProxies
+        | A::ViewOwnAccount
         | A::ManageOwnSessions
+        | A::ChangeOwnPassword
+        | A::ManageOwnEmail
+        | A::ManageOwnFactors
         | A::ViewPlatformOverview
         | A::ViewAccessHistory
-        | A::SearchAudit => false,
+        | A::SearchAudit
+        | A::ManageGuard => false,
     }
 }
 
@@ -490,6 +725,47 @@ mod tests {
     }
 
     #[test]
+    fn invitations_are_issued_by_front_desk_and_clinicians_of_the_patients_practice() {
+        let w = world();
+        let here = Target::Patient {
+            patient: w.patient_a,
+            practice: w.practice_x,
+        };
+        let elsewhere = Target::Patient {
+            patient: w.patient_b,
+            practice: w.practice_y,
+        };
+        for role in StaffRole::ALL {
+            let s = actor(ActorKind::Staff {
+                practice: w.practice_x,
+                role,
+            });
+            let allowed = authorize(&s, Action::InvitePatient, here);
+            if role == StaffRole::Nurse {
+                assert_eq!(allowed, Err(Denied::RoleNotPermitted));
+            } else {
+                assert!(allowed.is_ok(), "{role:?}");
+                assert_eq!(
+                    authorize(&s, Action::InvitePatient, elsewhere),
+                    Err(Denied::OtherPractice)
+                );
+            }
+        }
+        let a = actor(ActorKind::Patient {
+            patient: w.patient_a,
+            practice: w.practice_x,
+        });
+        assert_eq!(
+            authorize(&a, Action::InvitePatient, here),
+            Err(Denied::RoleNotPermitted)
+        );
+        for role in OperatorRole::ALL {
+            let o = actor(ActorKind::Operator { role });
+            assert!(authorize(&o, Action::InvitePatient, here).is_err());
+        }
+    }
+
+    #[test]
     fn everyone_manages_their_own_sessions_only() {
         let w = world();
         for kind in [
@@ -521,5 +797,343 @@ mod tests {
                 Err(Denied::TargetMismatch)
             );
         }
+    }
+}
+
+/// Proxies and guardians: the same policy, with the grant as a fact.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod proxy_tests {
+    use super::*;
+    use crate::ids::SessionId;
+    use crate::proxy::Scopes;
+    use time::Duration;
+
+    const NOW: OffsetDateTime = time::macros::datetime!(2026-05-01 12:00 UTC);
+
+    struct World {
+        practice_x: PracticeId,
+        practice_y: PracticeId,
+        /// The patient whose record is shared.
+        aroha: PatientId,
+        /// Someone else entirely.
+        carla: PatientId,
+        /// The proxy: a patient account of their own.
+        proxy: Actor,
+        proxy_patient: PatientId,
+    }
+
+    fn world() -> World {
+        let practice_x = PracticeId::new();
+        let proxy_patient = PatientId::new();
+        World {
+            practice_x,
+            practice_y: PracticeId::new(),
+            aroha: PatientId::new(),
+            carla: PatientId::new(),
+            proxy: Actor {
+                account: AccountId::new(),
+                session: SessionId::new(),
+                kind: ActorKind::Patient {
+                    patient: proxy_patient,
+                    practice: practice_x,
+                },
+            },
+            proxy_patient,
+        }
+    }
+
+    fn grant(w: &World, kind: ProxyKind, scopes: Scopes) -> ProxyAccess {
+        ProxyAccess {
+            id: ProxyGrantId::new(),
+            kind,
+            patient: w.aroha,
+            grantee: w.proxy.account,
+            scopes,
+            created_by: AccountId::new(),
+            created_at: NOW - Duration::days(1),
+            expires_at: NOW + Duration::days(30),
+            revoked_at: None,
+            revoked_by: None,
+        }
+    }
+
+    fn documents(access: Access) -> Scopes {
+        Scopes::default().with(Scope::Documents, Some(access))
+    }
+
+    fn record(w: &World) -> Target {
+        Target::Patient {
+            patient: w.aroha,
+            practice: w.practice_y,
+        }
+    }
+
+    fn doc(w: &World) -> Target {
+        Target::Document {
+            document: DocumentId::new(),
+            patient: w.aroha,
+            practice: w.practice_y,
+        }
+    }
+
+    fn ask(
+        w: &World,
+        action: Action,
+        target: Target,
+        access: ProxyAccess,
+    ) -> Result<Grant, Denied> {
+        authorize_with(&w.proxy, action, target, &Facts::proxy(access, NOW))
+    }
+
+    #[test]
+    fn a_live_read_grant_reads_documents_and_nothing_more() {
+        let w = world();
+        let g = grant(&w, ProxyKind::Proxy, documents(Access::Read));
+        for (action, target) in [
+            (Action::ViewPatient, record(&w)),
+            (Action::ListDocuments, record(&w)),
+            (Action::ReadDocumentMeta, doc(&w)),
+            (Action::ReadDocumentContent, doc(&w)),
+        ] {
+            let allowed = ask(&w, action, target, g).unwrap();
+            assert_eq!(
+                allowed.via(),
+                Some(Via {
+                    grant: g.id,
+                    kind: ProxyKind::Proxy
+                })
+            );
+            assert_eq!(allowed.role_name(), "proxy");
+            assert_eq!(allowed.actor().account, w.proxy.account);
+        }
+        // Read-only: no uploading; and what stays the patient's own.
+        for action in [
+            Action::UploadDocument,
+            Action::ViewAccessHistory,
+            Action::ManageProxies,
+        ] {
+            assert_eq!(ask(&w, action, record(&w), g), Err(Denied::OutOfScope));
+        }
+        for action in [Action::SearchPatients, Action::ManageGuardians] {
+            assert_eq!(
+                ask(&w, action, record(&w), g),
+                Err(Denied::RoleNotPermitted)
+            );
+        }
+    }
+
+    #[test]
+    fn act_allows_a_patient_upload() {
+        let w = world();
+        let g = grant(&w, ProxyKind::Proxy, documents(Access::Act));
+        assert!(ask(&w, Action::UploadDocument, record(&w), g).is_ok());
+        assert!(ask(&w, Action::ReadDocumentContent, doc(&w), g).is_ok());
+    }
+
+    #[test]
+    fn expired_revoked_and_out_of_scope_grants_are_refused() {
+        let w = world();
+        let live = grant(&w, ProxyKind::Proxy, Scopes::all(Access::Act));
+        let expired = ProxyAccess {
+            expires_at: NOW,
+            ..live
+        };
+        let revoked = ProxyAccess {
+            revoked_at: Some(NOW - Duration::hours(1)),
+            revoked_by: Some(w.proxy.account),
+            ..live
+        };
+        let appointments_only = ProxyAccess {
+            scopes: Scopes::default().with(Scope::Appointments, Some(Access::Act)),
+            ..live
+        };
+        let nothing = ProxyAccess {
+            scopes: Scopes::default(),
+            ..live
+        };
+        for action in Action::ALL {
+            for target in [record(&w), doc(&w)] {
+                let as_owner = authorize(
+                    &Actor {
+                        kind: ActorKind::Patient {
+                            patient: w.aroha,
+                            practice: w.practice_y,
+                        },
+                        ..w.proxy
+                    },
+                    action,
+                    target,
+                );
+                if as_owner.is_err() {
+                    // Nothing a grant gives goes beyond what the patient could do.
+                    assert!(ask(&w, action, target, live).is_err(), "{action:?}");
+                }
+                for (g, reason) in [
+                    (expired, Denied::ProxyExpired),
+                    (revoked, Denied::ProxyRevoked),
+                ] {
+                    let refused = ask(&w, action, target, g);
+                    assert!(refused.is_err(), "{action:?} {target:?}");
+                    if as_owner.is_ok() {
+                        assert_eq!(refused, Err(reason), "{action:?}");
+                    }
+                }
+                assert!(ask(&w, action, target, nothing).is_err(), "{action:?}");
+                let scoped = ask(&w, action, target, appointments_only);
+                if action == Action::ViewPatient && matches!(target, Target::Patient { .. }) {
+                    assert!(scoped.is_ok(), "any live grant shows whose record it is");
+                } else {
+                    assert!(scoped.is_err(), "{action:?} {target:?}");
+                }
+            }
+        }
+        assert_eq!(
+            ask(&w, Action::ListDocuments, record(&w), appointments_only),
+            Err(Denied::OutOfScope)
+        );
+    }
+
+    #[test]
+    fn a_grant_opens_only_its_own_patient_to_its_own_grantee() {
+        let w = world();
+        let g = grant(&w, ProxyKind::Proxy, Scopes::all(Access::Act));
+        let carla_doc = Target::Document {
+            document: DocumentId::new(),
+            patient: w.carla,
+            practice: w.practice_y,
+        };
+        assert_eq!(
+            ask(&w, Action::ReadDocumentContent, carla_doc, g),
+            Err(Denied::ForeignPatient)
+        );
+        // Someone else holding the same grant gets nothing from it.
+        let stranger = Actor {
+            account: AccountId::new(),
+            ..w.proxy
+        };
+        assert_eq!(
+            authorize_with(
+                &stranger,
+                Action::ReadDocumentContent,
+                doc(&w),
+                &Facts::proxy(g, NOW)
+            ),
+            Err(Denied::ForeignPatient)
+        );
+        // Without the fact, no access.
+        assert_eq!(
+            authorize(&w.proxy, Action::ReadDocumentContent, doc(&w)),
+            Err(Denied::ForeignPatient)
+        );
+        // The proxy's own record is theirs, grant or not, and not "via" anyone.
+        let own = Target::Patient {
+            patient: w.proxy_patient,
+            practice: w.practice_x,
+        };
+        let mine = ask(&w, Action::ListDocuments, own, g).unwrap();
+        assert_eq!(mine.via(), None);
+        assert_eq!(mine.role_name(), "patient");
+    }
+
+    #[test]
+    fn staff_and_operators_gain_nothing_from_a_grant() {
+        let w = world();
+        let mut g = grant(&w, ProxyKind::Guardian, Scopes::all(Access::Act));
+        let others = [
+            ActorKind::Staff {
+                practice: w.practice_x,
+                role: StaffRole::Clinician,
+            },
+            ActorKind::Operator {
+                role: OperatorRole::PrivacyOfficer,
+            },
+        ];
+        for kind in others {
+            let someone = Actor {
+                account: AccountId::new(),
+                session: SessionId::new(),
+                kind,
+            };
+            g.grantee = someone.account;
+            for action in Action::ALL {
+                for target in [record(&w), doc(&w)] {
+                    assert_eq!(
+                        authorize_with(&someone, action, target, &Facts::proxy(g, NOW)).is_ok(),
+                        authorize(&someone, action, target).is_ok(),
+                        "{kind:?} {action:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_guardian_is_recorded_as_a_guardian() {
+        let w = world();
+        let g = grant(&w, ProxyKind::Guardian, Scopes::all(Access::Act));
+        let allowed = ask(&w, Action::UploadDocument, record(&w), g).unwrap();
+        assert_eq!(allowed.role_name(), "guardian");
+        assert_eq!(allowed.via().map(|v| v.kind), Some(ProxyKind::Guardian));
+    }
+
+    #[test]
+    fn guardians_are_managed_by_practice_admins_and_clinicians_of_the_practice() {
+        let w = world();
+        let child = Target::Patient {
+            patient: w.aroha,
+            practice: w.practice_x,
+        };
+        for role in StaffRole::ALL {
+            let here = Actor {
+                account: AccountId::new(),
+                session: SessionId::new(),
+                kind: ActorKind::Staff {
+                    practice: w.practice_x,
+                    role,
+                },
+            };
+            let there = Actor {
+                kind: ActorKind::Staff {
+                    practice: w.practice_y,
+                    role,
+                },
+                ..here
+            };
+            let allowed = authorize(&here, Action::ManageGuardians, child);
+            match role {
+                StaffRole::PracticeAdmin | StaffRole::Clinician => {
+                    assert!(allowed.is_ok());
+                    assert_eq!(
+                        authorize(&there, Action::ManageGuardians, child),
+                        Err(Denied::OtherPractice)
+                    );
+                }
+                StaffRole::Nurse | StaffRole::Reception => {
+                    assert_eq!(allowed, Err(Denied::RoleNotPermitted));
+                }
+            }
+            // Whom a patient lets act for them is never the practice's to change.
+            assert_eq!(
+                authorize(&here, Action::ManageProxies, child),
+                Err(Denied::RoleNotPermitted)
+            );
+        }
+        let owner = Actor {
+            kind: ActorKind::Patient {
+                patient: w.aroha,
+                practice: w.practice_x,
+            },
+            ..w.proxy
+        };
+        assert!(authorize(&owner, Action::ManageProxies, child).is_ok());
+        assert_eq!(
+            authorize(&owner, Action::ManageGuardians, child),
+            Err(Denied::RoleNotPermitted)
+        );
+        assert_eq!(
+            authorize(&w.proxy, Action::ManageProxies, child),
+            Err(Denied::ForeignPatient)
+        );
     }
 }

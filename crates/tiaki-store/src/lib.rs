@@ -12,9 +12,17 @@ pub mod blob;
 mod codec;
 pub mod crypto_types;
 mod error;
+pub mod factors;
+mod factors_impl;
+pub mod guard;
+mod guard_impl;
+pub mod mail;
+mod mail_impl;
 pub mod model;
 mod open;
 pub mod postgres;
+pub mod proxies;
+mod proxies_impl;
 mod rows;
 mod search;
 pub mod sqlite;
@@ -25,8 +33,14 @@ pub use auth::{AuthStore, LoginFailureId, LoginSubject, ThrottleFacts, ThrottleQ
 pub use blob::{BlobStore, S3Config, SweepReport};
 pub use crypto_types::{KekVersion, WrappedDataKey, WrappedPatientKey};
 pub use error::StoreError;
+pub use guard::{
+    Alert, Canary, CanaryKind, Containment, CounterDelta, CounterTotals, Counts, GuardStore,
+    ModuleState, ModuleSwitch, Severity,
+};
+pub use mail::{AccountEmail, EmailToken, Invitation, MailStore, Redeemed, TokenPurpose};
 pub use model::{Account, DocumentRecord, Patient, Practice, PracticeCounts, SessionRecord};
 pub use open::open_store;
 pub use postgres::PgStore;
+pub use proxies::ProxyStore;
 pub use sqlite::SqliteStore;
 pub use store::Store;

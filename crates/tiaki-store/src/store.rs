@@ -13,7 +13,16 @@ use time::OffsetDateTime;
 /// [`AuditSink`]), so a document and the event recording its upload commit together.
 #[async_trait::async_trait]
 pub trait Store:
-    AuditSink + tiaki_audit::LogStorage + crate::auth::AuthStore + Send + Sync + 'static
+    AuditSink
+    + tiaki_audit::LogStorage
+    + crate::auth::AuthStore
+    + crate::factors::FactorStore
+    + crate::mail::MailStore
+    + crate::guard::GuardStore
+    + crate::proxies::ProxyStore
+    + Send
+    + Sync
+    + 'static
 {
     // --- practices -------------------------------------------------------------------
 

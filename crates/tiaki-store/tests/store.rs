@@ -17,8 +17,16 @@ mod auth;
 mod blobs;
 #[path = "store/documents.rs"]
 mod documents;
+#[path = "store/factors.rs"]
+mod factors;
 #[path = "store/fixtures.rs"]
 mod fixtures;
+#[path = "store/guard.rs"]
+mod guard;
+#[path = "store/mail.rs"]
+mod mail;
+#[path = "store/proxies.rs"]
+mod proxies;
 #[path = "store/records.rs"]
 mod records;
 #[path = "store/schema.rs"]
@@ -120,6 +128,20 @@ store_stories!(
     auth::totp_enrolment_is_confirmed_once_and_steps_never_replay,
     auth::recovery_codes_are_single_use,
     auth::throttle_counters_are_shared_and_scoped,
+    mail::links_verify_addresses_and_reset_passwords_once,
+    mail::an_invitation_makes_one_account_however_redemptions_race,
+    factors::sessions_record_factors_and_step_up_rotates_the_token,
+    factors::passkeys_round_trip_and_belong_to_one_account,
+    factors::the_last_factor_is_never_deleted,
+    factors::trusted_devices_list_and_revoke,
+    guard::counters_add_up_and_count_each_patient_once,
+    guard::baseline_is_the_mean_of_a_role_at_a_practice,
+    guard::containment_freezes_revokes_and_releases,
+    guard::alerts_decoys_and_switches_round_trip,
+    proxies::proxy_grants_round_trip_and_a_new_one_replaces_the_old,
+    proxies::revoking_a_grant_happens_once_with_its_event,
+    proxies::a_refused_grant_changes_nothing,
+    proxies::racing_grants_leave_one_in_force,
 );
 
 /// Stories that need the backend itself rather than `&dyn Store`.
@@ -149,6 +171,9 @@ macro_rules! backend_stories {
 }
 
 backend_stories!(
+    guard::concurrent_counting_loses_nothing,
+    factors::racing_deletions_keep_one_passkey,
+    factors::ceremonies_are_taken_once_and_expire,
     schema::audit_log_over_the_store,
     schema::audit_events_are_append_only,
     schema::reopening_keeps_data,

@@ -1,12 +1,14 @@
-//! Security headers on every response. Pages get a strict CSP with no script at all;
-//! document content sets its own stricter policy in `content`.
+//! Security headers on every response. Pages get a strict CSP: no inline script or
+//! style, and the only script is Tiaki's own passkey file (`/static/passkeys.js`),
+//! which may talk only to this origin; document content sets its own stricter policy
+//! (no script at all) in `content`.
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;

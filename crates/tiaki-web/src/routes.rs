@@ -6,7 +6,7 @@
 use crate::{AppState, api, pages};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 /// Who a route is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,13 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "GET",
+        "/static/passkeys.js",
+        Public,
+        "The passkey script (WebAuthn ceremonies)",
+        get(pages::assets::passkeys_script)
+    ),
+    route!(
+        "GET",
         "/api/v1/openapi.json",
         Public,
         "This API's OpenAPI document",
@@ -107,11 +114,116 @@ pub const ROUTES: &[RouteSpec] = &[
         delete(api::sessions::delete_one)
     ),
     route!(
+        "POST",
+        "/api/v1/sessions/current/step-up",
+        Api,
+        "Present a second factor for sensitive changes; answers a new token",
+        post(api::factors::step_up)
+    ),
+    route!(
+        "GET",
+        "/api/v1/account/factors",
+        Api,
+        "The caller's passkeys, authenticator app and recovery codes left",
+        get(api::factors::factors)
+    ),
+    route!(
+        "POST",
+        "/api/v1/account/recovery-codes",
+        Api,
+        "Replace the caller's recovery codes (needs step-up)",
+        post(api::factors::new_recovery_codes)
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/account/passkeys/{passkey_id}",
+        Api,
+        "Remove one of the caller's passkeys (needs step-up)",
+        delete(api::factors::delete_passkey)
+    ),
+    route!(
+        "GET",
+        "/api/v1/trusted-devices",
+        Api,
+        "The caller's trusted devices",
+        get(api::factors::devices)
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/trusted-devices/{device_id}",
+        Api,
+        "Stop trusting one of the caller's devices",
+        delete(api::factors::delete_device)
+    ),
+    route!(
         "GET",
         "/api/v1/me",
         Api,
         "The signed-in account",
         get(api::sessions::me)
+    ),
+    route!(
+        "POST",
+        "/api/v1/account/password",
+        Api,
+        "Change the caller's password (current password and a second factor)",
+        post(api::password::change)
+    ),
+    route!(
+        "GET",
+        "/api/v1/account/email",
+        Api,
+        "The caller's email address",
+        get(api::email::show)
+    ),
+    route!(
+        "POST",
+        "/api/v1/account/email",
+        Api,
+        "Add an email address (a confirmation link is sent to it)",
+        post(api::email::add)
+    ),
+    route!(
+        "POST",
+        "/api/v1/account/email/verify",
+        Public,
+        "Confirm an email address with its link's token",
+        post(api::email::verify)
+    ),
+    route!(
+        "POST",
+        "/api/v1/password-resets",
+        Public,
+        "Ask for a password-reset link (the same answer whether or not an account matches)",
+        post(api::password::request_reset)
+    ),
+    route!(
+        "POST",
+        "/api/v1/password-resets/complete",
+        Public,
+        "Set a new password with a reset link's token",
+        post(api::password::complete_reset)
+    ),
+    route!(
+        "POST",
+        "/api/v1/registrations",
+        Public,
+        "Register with an invitation from one's practice",
+        post(api::invitations::register)
+    ),
+    route!(
+        "GET",
+        "/api/v1/patients/{patient_id}/invitations",
+        Api,
+        "A patient's registration status and invitations (staff)",
+        get(api::invitations::list)
+    ),
+    route!(
+        "POST",
+        "/api/v1/patients/{patient_id}/invitations",
+        Api,
+        "Invite an enrolled patient to register (staff)",
+        post(api::invitations::create)
     ),
     route!(
         "GET",
@@ -206,6 +318,55 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "GET",
+        "/api/v1/patients/{patient_id}/proxies",
+        Api,
+        "Who can act for this patient (the patient)",
+        get(api::proxies::list)
+    ),
+    route!(
+        "POST",
+        "/api/v1/patients/{patient_id}/proxies",
+        Api,
+        "Let another account act for this patient (the patient; step-up)",
+        post(api::proxies::grant)
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/patients/{patient_id}/proxies/{grant_id}",
+        Api,
+        "End a proxy's access (the patient)",
+        delete(api::proxies::revoke)
+    ),
+    route!(
+        "GET",
+        "/api/v1/patients/{patient_id}/guardians",
+        Api,
+        "A child's guardians (practice admin, clinician)",
+        get(api::proxies::guardians)
+    ),
+    route!(
+        "POST",
+        "/api/v1/patients/{patient_id}/guardians",
+        Api,
+        "Give a guardian access to a child's record (practice admin, clinician; step-up)",
+        post(api::proxies::add_guardian)
+    ),
+    route!(
+        "DELETE",
+        "/api/v1/patients/{patient_id}/guardians/{grant_id}",
+        Api,
+        "End a guardian's access (practice admin, clinician)",
+        delete(api::proxies::end_guardian)
+    ),
+    route!(
+        "GET",
+        "/api/v1/me/acting-for",
+        Api,
+        "Whose records the caller may act for",
+        get(api::proxies::acting_for)
+    ),
+    route!(
+        "GET",
         "/",
         Public,
         "Front door",
@@ -254,6 +415,41 @@ pub const ROUTES: &[RouteSpec] = &[
         post(pages::second_factor::enrol)
     ),
     route!(
+        "POST",
+        "/login/second-factor/confirm",
+        Page,
+        "Present an existing factor before registering a passkey (password-only session)",
+        post(pages::second_factor::confirm)
+    ),
+    route!(
+        "POST",
+        "/login/second-factor/passkey/options",
+        Page,
+        "Options to sign in with a passkey (password-only session)",
+        post(pages::passkeys::sign_in_options)
+    ),
+    route!(
+        "POST",
+        "/login/second-factor/passkey",
+        Page,
+        "Sign in with a passkey (password-only session)",
+        post(pages::passkeys::sign_in)
+    ),
+    route!(
+        "POST",
+        "/login/second-factor/passkey/register/options",
+        Page,
+        "Options to register a first passkey (password-only session)",
+        post(pages::passkeys::enrol_options)
+    ),
+    route!(
+        "POST",
+        "/login/second-factor/passkey/register",
+        Page,
+        "Register a first passkey and finish signing in (password-only session)",
+        post(pages::passkeys::enrol)
+    ),
+    route!(
         "GET",
         "/account/sessions",
         Page,
@@ -273,6 +469,174 @@ pub const ROUTES: &[RouteSpec] = &[
         Page,
         "Sign out every other session",
         post(pages::account::revoke_others)
+    ),
+    route!(
+        "POST",
+        "/account/devices/{device_id}/revoke",
+        Page,
+        "Stop trusting one of the person's devices",
+        post(pages::devices::revoke)
+    ),
+    route!(
+        "GET",
+        "/account/security",
+        Page,
+        "Passkeys, authenticator app and recovery codes",
+        get(pages::security::show)
+    ),
+    route!(
+        "POST",
+        "/account/passkeys/options",
+        Page,
+        "Options to add a passkey (needs step-up)",
+        post(pages::passkeys::add_options)
+    ),
+    route!(
+        "POST",
+        "/account/passkeys",
+        Page,
+        "Add a passkey (needs step-up)",
+        post(pages::passkeys::add)
+    ),
+    route!(
+        "POST",
+        "/account/passkeys/{passkey_id}/remove",
+        Page,
+        "Remove a passkey (needs step-up)",
+        post(pages::security::remove_passkey)
+    ),
+    route!(
+        "POST",
+        "/account/recovery-codes",
+        Page,
+        "Make new recovery codes (needs step-up)",
+        post(pages::security::new_recovery_codes)
+    ),
+    route!(
+        "GET",
+        "/account/step-up",
+        Page,
+        "Confirm it's you before a sensitive change",
+        get(pages::step_up::form)
+    ),
+    route!(
+        "POST",
+        "/account/step-up",
+        Page,
+        "Confirm it's you with a code",
+        post(pages::step_up::submit)
+    ),
+    route!(
+        "POST",
+        "/account/step-up/passkey/options",
+        Page,
+        "Options to confirm it's you with a passkey",
+        post(pages::passkeys::step_up_options)
+    ),
+    route!(
+        "POST",
+        "/account/step-up/passkey",
+        Page,
+        "Confirm it's you with a passkey",
+        post(pages::passkeys::step_up)
+    ),
+    route!(
+        "GET",
+        "/account/password",
+        Page,
+        "Change your password",
+        get(pages::password_change::form)
+    ),
+    route!(
+        "POST",
+        "/account/password",
+        Page,
+        "Change your password (current password and a code)",
+        post(pages::password_change::change)
+    ),
+    route!(
+        "GET",
+        "/account/email",
+        Page,
+        "Your email address",
+        get(pages::email::show)
+    ),
+    route!(
+        "POST",
+        "/account/email",
+        Page,
+        "Add an email address",
+        post(pages::email::add)
+    ),
+    route!(
+        "GET",
+        "/account/email/verify",
+        Public,
+        "Confirm an email address (the emailed link)",
+        get(pages::email::verify_form)
+    ),
+    route!(
+        "POST",
+        "/account/email/verify",
+        Public,
+        "Confirm an email address",
+        post(pages::email::verify)
+    ),
+    route!(
+        "GET",
+        "/password-reset",
+        Public,
+        "Forgot your password",
+        get(pages::password_reset::form)
+    ),
+    route!(
+        "POST",
+        "/password-reset",
+        Public,
+        "Ask for a password-reset link",
+        post(pages::password_reset::request)
+    ),
+    route!(
+        "GET",
+        "/password-reset/complete",
+        Public,
+        "Choose a new password (the emailed link)",
+        get(pages::password_reset::complete_form)
+    ),
+    route!(
+        "POST",
+        "/password-reset/complete",
+        Public,
+        "Set a new password",
+        post(pages::password_reset::complete)
+    ),
+    route!(
+        "GET",
+        "/register",
+        Public,
+        "Register with an invitation",
+        get(pages::register::form)
+    ),
+    route!(
+        "POST",
+        "/register",
+        Public,
+        "Create an account with an invitation",
+        post(pages::register::register)
+    ),
+    route!(
+        "GET",
+        "/patients/{patient_id}/invitation",
+        Page,
+        "A patient's registration and invitations (staff)",
+        get(pages::invitations::show)
+    ),
+    route!(
+        "POST",
+        "/patients/{patient_id}/invitation",
+        Page,
+        "Invite a patient to register (staff)",
+        post(pages::invitations::invite)
     ),
     route!(
         "GET",
@@ -332,6 +696,62 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "GET",
+        "/operator/guard",
+        Page,
+        "The guard: alerts, containments, module switches (operators)",
+        get(pages::guard::page)
+    ),
+    route!(
+        "POST",
+        "/operator/guard/contain",
+        Page,
+        "Contain an account (operators)",
+        post(pages::guard::contain)
+    ),
+    route!(
+        "POST",
+        "/operator/guard/containments/{containment_id}/release",
+        Page,
+        "Release a containment with a reason (operators)",
+        post(pages::guard::release)
+    ),
+    route!(
+        "POST",
+        "/operator/guard/modules/{module}",
+        Page,
+        "Set a module's kill switch (operators)",
+        post(pages::guard::set_module)
+    ),
+    route!(
+        "GET",
+        "/api/v1/guard",
+        Api,
+        "The guard's alerts, containments and module switches (operators)",
+        get(api::guard::overview)
+    ),
+    route!(
+        "POST",
+        "/api/v1/guard/containments",
+        Api,
+        "Contain an account (operators)",
+        post(api::guard::contain)
+    ),
+    route!(
+        "POST",
+        "/api/v1/guard/containments/{containment_id}/release",
+        Api,
+        "Release a containment with a reason (operators)",
+        post(api::guard::release)
+    ),
+    route!(
+        "PUT",
+        "/api/v1/guard/modules/{module}",
+        Api,
+        "Set a module's kill switch (operators)",
+        put(api::guard::set_module)
+    ),
+    route!(
+        "GET",
         "/patients/{patient_id}/access-history",
         Page,
         "Who accessed my records",
@@ -343,6 +763,55 @@ pub const ROUTES: &[RouteSpec] = &[
         Page,
         "Access history as CSV",
         get(pages::access::history_csv)
+    ),
+    route!(
+        "GET",
+        "/patients/{patient_id}/proxies",
+        Page,
+        "Who can act for me",
+        get(pages::proxies::proxies)
+    ),
+    route!(
+        "POST",
+        "/patients/{patient_id}/proxies",
+        Page,
+        "Let someone act for me (step-up)",
+        post(pages::proxies::grant)
+    ),
+    route!(
+        "POST",
+        "/patients/{patient_id}/proxies/{grant_id}/revoke",
+        Page,
+        "End someone's access to act for me",
+        post(pages::proxies::revoke)
+    ),
+    route!(
+        "GET",
+        "/patients/{patient_id}/guardians",
+        Page,
+        "A child's guardians (practice admin, clinician)",
+        get(pages::proxies::guardians)
+    ),
+    route!(
+        "POST",
+        "/patients/{patient_id}/guardians",
+        Page,
+        "Give a guardian access (practice admin, clinician; step-up)",
+        post(pages::proxies::add_guardian)
+    ),
+    route!(
+        "POST",
+        "/patients/{patient_id}/guardians/{grant_id}/end",
+        Page,
+        "End a guardian's access (practice admin, clinician)",
+        post(pages::proxies::end_guardian)
+    ),
+    route!(
+        "GET",
+        "/acting-for",
+        Page,
+        "People I can act for",
+        get(pages::proxies::acting_for)
     ),
     route!(
         "GET",

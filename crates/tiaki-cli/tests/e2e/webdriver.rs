@@ -402,6 +402,35 @@ impl Browser {
         let _ = self.call(reqwest::Method::DELETE, "", None).await;
     }
 
+    /// Adds a virtual WebAuthn authenticator (Chromium's WebDriver extension): a
+    /// platform authenticator that holds discoverable credentials and verifies its user
+    /// without asking. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let id = self
+            .post(
+                "/webauthn/authenticator",
+                json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserConsenting": true,
+                    "isUserVerified": true
+                }),
+            )
+            .await;
+        id.as_str().unwrap().to_owned()
+    }
+
+    /// The credentials a virtual authenticator holds.
+    pub async fn virtual_credentials(&self, authenticator: &str) -> Vec<Value> {
+        self.get(&format!("/webauthn/authenticator/{authenticator}/credentials"))
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Where a file for an `<input type=file>` must be: an absolute path.
     #[must_use]
     pub fn upload_path(path: &Path) -> PathBuf {

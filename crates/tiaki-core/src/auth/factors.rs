@@ -51,12 +51,12 @@ pub struct ProvisionedFactors {
 }
 
 /// A fresh set of recovery codes: the text to show once, and the hashes to store.
-struct RecoveryCodes {
-    shown: Vec<Zeroizing<String>>,
-    hashes: Vec<[u8; 32]>,
+pub(super) struct RecoveryCodes {
+    pub(super) shown: Vec<Zeroizing<String>>,
+    pub(super) hashes: Vec<[u8; 32]>,
 }
 
-fn new_recovery_codes() -> Result<RecoveryCodes, CoreError> {
+pub(super) fn new_recovery_codes() -> Result<RecoveryCodes, CoreError> {
     let mut codes = RecoveryCodes {
         shown: Vec::with_capacity(RECOVERY_CODE_COUNT),
         hashes: Vec::with_capacity(RECOVERY_CODE_COUNT),
@@ -77,6 +77,7 @@ impl Tiaki {
         pending: &PendingSignIn,
     ) -> Result<TotpEnrolment, CoreError> {
         let account = self.pending_account(pending).await?;
+        self.totp_permitted(&account)?;
         let existing = self.store.totp_factor(account.id).await?;
         if existing.as_ref().is_some_and(|f| f.confirmed_at.is_some()) {
             return Err(CoreError::invalid(
@@ -128,6 +129,7 @@ impl Tiaki {
         user_agent: Option<&str>,
     ) -> Result<Enrolled, CoreError> {
         let account = self.pending_account(pending).await?;
+        self.totp_permitted(&account)?;
         let attempt = self.attempt(&account.username, ctx).await?;
         let now = OffsetDateTime::now_utc();
         let step = match self.store.totp_factor(account.id).await? {
@@ -161,10 +163,9 @@ impl Tiaki {
             self.audit.record_event(&event).await?;
             return Err(CoreError::SecondFactorRequired);
         }
-        // A factor change ends every other session, the password-only one included.
-        self.store
-            .sessions_revoke_others(account.id, None, now)
-            .await?;
+        // A factor change ends every other session, the password-only one included, and
+        // every trusted device.
+        self.factor_changed(account.id, None).await?;
         let event = AuditEvent::named(
             "factor.totp.enrol",
             Some(&pending.actor_for_audit),
@@ -174,10 +175,30 @@ impl Tiaki {
         );
         self.audit.record_event(&event).await?;
         let session = self.finish(&account, &attempt, ctx, user_agent).await?;
+        self.notify_account(
+            account.id,
+            crate::mail::Notice::FactorChanged {
+                what: "An authenticator app was set up".to_owned(),
+            },
+        )
+        .await;
         Ok(Enrolled {
             session,
             recovery_codes: shown,
         })
+    }
+
+    /// Staff and operators enrol a passkey instead, unless TOTP is allowed for them.
+    fn totp_permitted(&self, account: &tiaki_store::Account) -> Result<(), CoreError> {
+        if self.totp_allowed(&account.kind) {
+            Ok(())
+        } else {
+            Err(CoreError::invalid(
+                "totp_not_allowed",
+                "Your role signs in with a passkey rather than an authenticator app. Please set \
+                 up a passkey.",
+            ))
+        }
     }
 
     /// Gives an account a confirmed authenticator and fresh recovery codes without a

@@ -54,16 +54,16 @@ pub struct PasswordAccepted {
 
 /// One attempt that passed the throttle, recorded as a failure until it succeeds.
 pub(crate) struct Attempt {
-    subject: LoginSubject,
-    address: String,
-    failure: LoginFailureId,
+    pub(crate) subject: LoginSubject,
+    pub(crate) address: String,
+    pub(crate) failure: LoginFailureId,
 }
 
 pub(crate) fn unix_seconds(at: OffsetDateTime) -> u64 {
     u64::try_from(at.unix_timestamp()).unwrap_or(0)
 }
 
-fn normalize(username: &str) -> Option<String> {
+pub(crate) fn normalize(username: &str) -> Option<String> {
     let username = username.trim().to_lowercase();
     (!username.is_empty() && username.len() <= 254).then_some(username)
 }
@@ -85,15 +85,27 @@ impl Tiaki {
             self.refuse("bad_credentials", targeted, ctx).await?;
             return Err(CoreError::BadCredentials);
         };
+        self.password_accepted(&account, &attempt, ctx, user_agent)
+            .await
+    }
+
+    /// The password was right: a password-only session, waiting for the second factor.
+    pub(crate) async fn password_accepted(
+        &self,
+        account: &Account,
+        attempt: &Attempt,
+        ctx: &RequestContext,
+        user_agent: Option<&str>,
+    ) -> Result<PasswordAccepted, CoreError> {
         // The password was right: this attempt is not a failure. A wrong code later is.
         self.store.login_failure_forget(attempt.failure).await?;
-        let enrolled = self.totp_enrolled(account.id).await?;
+        let enrolled = self.can_complete_sign_in(account).await?;
         let now = OffsetDateTime::now_utc();
         let expires_at = now + Duration::minutes(self.config.second_factor_minutes);
         let (token, record) = self
-            .new_session(&account, None, expires_at, ctx, user_agent)
+            .new_session(account, None, expires_at, ctx, user_agent)
             .await?;
-        let actor = actor_of(&account, record.id);
+        let actor = actor_of(account, record.id);
         let event = AuditEvent::named(
             "session.password",
             Some(&actor),
@@ -222,7 +234,7 @@ impl Tiaki {
     /// Verifies the password, against a dummy hash for unknown usernames so both take
     /// the same time. The account only if it exists, is enabled and matches; and, for
     /// the audit log only, the id of the account the attempt was aimed at, if any.
-    async fn check_password(
+    pub(crate) async fn check_password(
         &self,
         normalized: &str,
         password: &SecretString,
@@ -241,6 +253,21 @@ impl Tiaki {
     /// Whether `factor` is right for `account` now, consuming it: a TOTP step is
     /// accepted once, a recovery code used once.
     pub(crate) async fn check_factor(
+        &self,
+        account: &Account,
+        factor: &SecondFactor,
+        now: OffsetDateTime,
+    ) -> Result<bool, CoreError> {
+        match factor {
+            // Staff and operators use passkeys unless TOTP is allowed for them.
+            SecondFactor::Totp(_) if !self.totp_allowed(&account.kind) => Ok(false),
+            _ => self.check_any_factor(account, factor, now).await,
+        }
+    }
+
+    /// [`Tiaki::check_factor`] without the rule that staff and operators may not use
+    /// TOTP: for proving possession of an authenticator before registering a passkey.
+    pub(crate) async fn check_any_factor(
         &self,
         account: &Account,
         factor: &SecondFactor,
@@ -291,6 +318,22 @@ impl Tiaki {
         ctx: &RequestContext,
         user_agent: Option<&str>,
     ) -> Result<NewSession, CoreError> {
+        self.finish_signed_in(account, attempt, ctx, user_agent, None, None)
+            .await
+    }
+
+    /// [`Tiaki::finish`], or, with `device`, a sign-in from that trusted device
+    /// without a second factor (the session is marked so, and is not fresh for
+    /// step-up). `reason` goes on the audit event.
+    pub(crate) async fn finish_signed_in(
+        &self,
+        account: &Account,
+        attempt: &Attempt,
+        ctx: &RequestContext,
+        user_agent: Option<&str>,
+        device: Option<tiaki_domain::ids::TrustedDeviceId>,
+        reason: Option<&str>,
+    ) -> Result<NewSession, CoreError> {
         let now = OffsetDateTime::now_utc();
         self.store
             .login_success_record(&attempt.subject, &attempt.address, now)
@@ -298,12 +341,22 @@ impl Tiaki {
         self.store
             .login_failures_prune(now - FAILURE_RETENTION)
             .await?;
+        // Before the new session exists, so it does not count as seen.
+        self.notice_if_new_device(account, ctx, user_agent).await;
         let expires_at = now + Duration::minutes(self.config.session_absolute_minutes);
         let (token, record) = self
             .new_session(account, Some(now), expires_at, ctx, user_agent)
             .await?;
+        let factor_at = if device.is_some() { None } else { Some(now) };
+        self.store
+            .session_factor_put(record.id, factor_at, device)
+            .await?;
         let actor = actor_of(account, record.id);
-        let event = AuditEvent::named("session.login", Some(&actor), None, Outcome::Allowed, ctx);
+        let mut event =
+            AuditEvent::named("session.login", Some(&actor), None, Outcome::Allowed, ctx);
+        if let Some(reason) = reason {
+            event = event.with_reason(reason);
+        }
         self.audit.record_event(&event).await?;
         Ok(NewSession {
             token,

@@ -14,13 +14,31 @@
 //! it counts usernames whether or not they exist). See [`throttle`] for the limits and
 //! [`password_policy`] for what a new password must be.
 
+mod devices;
+mod email;
 mod factors;
+mod invitations;
 mod login;
+mod passkeys;
+mod password_change;
 pub mod password_policy;
+mod recovery;
+mod reset;
+mod step_up;
 pub mod throttle;
 
+pub use devices::{DEVICE_COOKIE_PREFIX, DeviceCookie, PasswordOutcome, TrustedDeviceView};
+pub use email::{EmailStatus, parse_address};
 pub use factors::{Enrolled, ProvisionedFactors, RECOVERY_CODE_COUNT, TotpEnrolment};
+pub use invitations::{
+    InvitationPreview, InvitationStatus, InvitationView, IssuedInvitation, PatientRegistration,
+    parse_username,
+};
 pub use login::{PasswordAccepted, PendingSignIn, SecondFactor};
+pub use passkeys::{PasskeyEnrolled, PasskeyOptions, PasskeyView, SignInChoices, WebauthnConfig};
+pub use password_change::PasswordChange;
+pub use recovery::FactorsOverview;
+pub use step_up::SteppedUp;
 pub use throttle::ThrottleConfig;
 
 /// The issuer name authenticator apps show beside the code.

@@ -2,6 +2,8 @@
 //! real PDF and PNG documents, seeded once through the same use cases a practice uses
 //! (so every demo document is encrypted, audited and stored like any other).
 
+mod awaiting;
+mod family;
 mod image;
 mod pdf;
 mod people;
@@ -19,9 +21,10 @@ use tiaki_crypto::generate_token;
 use tiaki_domain::{
     AccountId, Actor, ActorKind, Nhi, OperatorRole, PatientId, PracticeId, SessionId, StaffRole,
 };
-use tiaki_store::{Account, Patient, Practice};
+use tiaki_store::{Account, CanaryKind, Patient, Practice};
 use time::{Date, Duration, Month, OffsetDateTime};
 
+pub use awaiting::AWAITING_REGISTRATION;
 pub use pdf::{Line, render as render_pdf};
 
 const SEEDED_SETTING: &str = "demo_seeded";
@@ -42,6 +45,9 @@ pub struct DemoLogin {
     pub practice: Option<String>,
     pub practice_id: Option<PracticeId>,
     pub patient_id: Option<PatientId>,
+    /// Whose records this login may act for (a proxy's or a guardian's grant).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub acts_for: Vec<family::DemoActsFor>,
 }
 
 /// What a demo account is handed, to be written to `demo-logins.json`.
@@ -153,6 +159,7 @@ impl Tiaki {
                     practice: Some(practice.name.clone()),
                     practice_id: Some(practice.id),
                     patient_id: None,
+                    acts_for: Vec::new(),
                 });
             }
             let clinician =
@@ -165,7 +172,13 @@ impl Tiaki {
                     .await?;
                 logins.push(login.0);
             }
+            documents += self
+                .demo_canary(&clinician, &practice, p_index, &mut sequence)
+                .await?;
+            self.demo_awaiting_registration(&practice, p_index, &mut sequence)
+                .await?;
         }
+        self.demo_family(&mut logins, &mut sequence).await?;
         for (role, username, display) in [
             (OperatorRole::PlatformAdmin, "operator", "Platform Operator"),
             (OperatorRole::PrivacyOfficer, "privacy", "Privacy Officer"),
@@ -183,6 +196,7 @@ impl Tiaki {
                 practice: None,
                 practice_id: None,
                 patient_id: None,
+                acts_for: Vec::new(),
             });
         }
         write_logins(&logins_path, &logins)
@@ -217,6 +231,10 @@ impl Tiaki {
         // Demo accounts come with their second factor ready, so the README's commands
         // work end to end; the seed goes to demo-logins.json.
         let factors = self.provision_totp(account.id).await?;
+        // And a confirmed (made-up) address, `<username>@example.test`, so password
+        // resets and notices can be tried: they land in the outbox.
+        self.set_verified_email(account.id, &format!("{}@example.test", account.username))
+            .await?;
         let secrets = DemoSecrets {
             password,
             totp_secret: factors.totp.to_base32().to_string(),
@@ -229,12 +247,13 @@ impl Tiaki {
         Ok((account, secrets))
     }
 
-    async fn demo_patient(
+    /// A believable enrolled patient (no account).
+    async fn demo_person(
         &self,
         practice: &Practice,
         index: usize,
         sequence: &mut u32,
-    ) -> Result<(Patient, (DemoLogin, Actor)), CoreError> {
+    ) -> Result<Patient, CoreError> {
         let given = people::GIVEN
             .get(index % people::GIVEN.len())
             .copied()
@@ -266,7 +285,18 @@ impl Tiaki {
             created_at: OffsetDateTime::now_utc(),
         };
         self.create_patient(&patient).await?;
-        let username = format!("{}.{}{index}", ascii_slug(given), ascii_slug(family));
+        Ok(patient)
+    }
+
+    async fn demo_patient(
+        &self,
+        practice: &Practice,
+        index: usize,
+        sequence: &mut u32,
+    ) -> Result<(Patient, (DemoLogin, Actor)), CoreError> {
+        let patient = self.demo_person(practice, index, sequence).await?;
+        let (given, family) = (patient.given_name.clone(), patient.family_name.clone());
+        let username = format!("{}.{}{index}", ascii_slug(&given), ascii_slug(&family));
         let display = format!("{given} {family}");
         let (account, secrets) = self
             .demo_account(
@@ -288,6 +318,7 @@ impl Tiaki {
             practice: Some(practice.name.clone()),
             practice_id: Some(practice.id),
             patient_id: Some(patient.id),
+            acts_for: Vec::new(),
         };
         Ok((patient, (login, actor_for(&account))))
     }
@@ -356,6 +387,33 @@ impl Tiaki {
             self.upload_document(patient_actor, patient.id, upload, bytes_source(png), &ctx)
                 .await?;
             count += 1;
+        }
+        Ok(count)
+    }
+}
+
+impl Tiaki {
+    /// A decoy patient of the practice, with letters like anyone else's, that no
+    /// workflow opens: the guard contains whoever reads them. It has no account and is
+    /// not in demo-logins.json (`tiaki guard canaries` lists decoys).
+    async fn demo_canary(
+        &self,
+        clinician: &Actor,
+        practice: &Practice,
+        p_index: usize,
+        sequence: &mut u32,
+    ) -> Result<usize, CoreError> {
+        // An odd index beyond the real patients: a believable name, no patient upload.
+        let index = people::PRACTICES.len() * PATIENTS_PER_PRACTICE + 2 * p_index + 1;
+        let patient = self.demo_person(practice, index, sequence).await?;
+        let count = self
+            .demo_documents(clinician, clinician, &patient, practice, index)
+            .await?;
+        self.register_canary(CanaryKind::Patient, *patient.id.as_uuid(), practice.id)
+            .await?;
+        for doc in self.store.documents_of(patient.id).await? {
+            self.register_canary(CanaryKind::Document, *doc.id.as_uuid(), practice.id)
+                .await?;
         }
         Ok(count)
     }

@@ -10,9 +10,12 @@ mod upload;
 pub use read::OpenedDocument;
 pub use upload::{Upload, UploadSource};
 
+use crate::guard::Refusal;
 use crate::{CoreError, Tiaki};
 use tiaki_audit::{AuditEvent, Outcome, RequestContext};
-use tiaki_domain::{Action, Actor, DocumentId, DocumentMeta, Grant, PatientId, Target, authorize};
+use tiaki_domain::{
+    Action, Actor, DocumentId, DocumentMeta, Grant, PatientId, Target, authorize_with,
+};
 use tiaki_store::DocumentRecord;
 
 impl Tiaki {
@@ -29,7 +32,8 @@ impl Tiaki {
         let grant = self
             .decide(actor, Action::ListDocuments, target, ctx)
             .await?;
-        self.audit.record(&grant, ctx, None).await?;
+        let admission = self.admit(&grant, ctx, None).await?;
+        self.record_admitted(&grant, admission, ctx, None).await?;
         Ok(self.store.documents_of(patient).await?)
     }
 
@@ -43,7 +47,8 @@ impl Tiaki {
         let (record, grant) = self
             .load_document(actor, Action::ReadDocumentMeta, document, ctx)
             .await?;
-        self.audit.record(&grant, ctx, None).await?;
+        let admission = self.admit(&grant, ctx, None).await?;
+        self.record_admitted(&grant, admission, ctx, None).await?;
         Ok(record.meta)
     }
 
@@ -60,6 +65,7 @@ impl Tiaki {
             let mut event = AuditEvent::new(Some(actor), action, None, Outcome::NotFound, ctx);
             event.document = Some(document);
             self.audit.record_event(&event).await?;
+            self.guard_refused(actor, ctx, Refusal::Missing).await?;
             return Err(CoreError::NotFound);
         };
         let target = Target::Document {
@@ -89,6 +95,7 @@ impl Tiaki {
                 let mut event = AuditEvent::new(Some(actor), action, None, Outcome::NotFound, ctx);
                 event.patient = Some(patient);
                 self.audit.record_event(&event).await?;
+                self.guard_refused(actor, ctx, Refusal::Missing).await?;
                 Err(CoreError::NotFound)
             }
         }
@@ -102,7 +109,8 @@ impl Tiaki {
         target: Target,
         ctx: &RequestContext,
     ) -> Result<Grant, CoreError> {
-        match authorize(actor, action, target) {
+        let facts = self.policy_facts(actor, &target).await?;
+        match authorize_with(actor, action, target, &facts) {
             Ok(grant) => Ok(grant),
             Err(denied) => {
                 tracing::info!(
@@ -113,6 +121,8 @@ impl Tiaki {
                 );
                 self.audit
                     .record_denied(actor, action, &target, denied, ctx)
+                    .await?;
+                self.guard_refused(actor, ctx, Refusal::Denied(denied))
                     .await?;
                 Err(CoreError::NotFound)
             }

@@ -35,10 +35,9 @@ impl Tiaki {
         let (record, grant) = self
             .load_document(actor, Action::ReadDocumentContent, document, ctx)
             .await?;
-        let receipt = self
-            .audit
-            .record(&grant, ctx, Some(record.meta.size_bytes))
-            .await?;
+        let size = Some(record.meta.size_bytes);
+        let admission = self.admit(&grant, ctx, size).await?;
+        let receipt = self.record_admitted(&grant, admission, ctx, size).await?;
         let patient_key = self
             .store
             .patient_key(record.meta.patient)

@@ -53,6 +53,7 @@ impl Tiaki {
         let grant = self
             .decide(actor, Action::UploadDocument, target, ctx)
             .await?;
+        self.admit_write(&grant, ctx).await?;
         let practice = target
             .practice()
             .ok_or_else(|| CoreError::Unavailable("patient without practice".into()))?;
@@ -143,6 +144,7 @@ impl Tiaki {
             Outcome::Allowed,
             ctx,
         )
+        .attributed_to(&grant)
         .with_bytes(meta.size_bytes);
         if let Err(e) = self.store.document_insert(&record, &event).await {
             // Best effort: anything left behind is an orphan the sweep removes.

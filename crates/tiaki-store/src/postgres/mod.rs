@@ -9,7 +9,11 @@ mod accounts;
 mod audit;
 mod auth;
 mod documents;
+mod factors;
+mod guard;
+mod mail;
 mod patients;
+mod proxies;
 
 use crate::crypto_types::WrappedPatientKey;
 use crate::error::StoreError;

@@ -2,10 +2,17 @@
 
 pub mod audit;
 pub mod documents;
+pub mod email;
+pub mod factors;
+pub mod guard;
 pub mod health;
+pub mod invitations;
+mod mail_openapi;
 pub mod openapi;
+pub mod password;
 pub mod patients;
 pub mod platform;
+pub mod proxies;
 pub mod sessions;
 
 use crate::error::Problem;

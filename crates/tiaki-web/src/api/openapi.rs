@@ -5,22 +5,29 @@ use axum::Json;
 use serde_json::{Value, json};
 
 pub async fn document() -> Json<Value> {
-    Json(spec())
+    let mut doc = spec();
+    if let (Some(paths), Value::Object(more)) = (
+        doc.get_mut("paths").and_then(Value::as_object_mut),
+        super::factors::openapi_paths(),
+    ) {
+        paths.extend(more);
+    }
+    Json(doc)
 }
 
-fn error_response(description: &str) -> Value {
+pub(crate) fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
 }
 
-fn ok_json(description: &str, schema: Value) -> Value {
+pub(crate) fn ok_json(description: &str, schema: Value) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": schema } } })
 }
 
-fn id_param(name: &str) -> Value {
+pub(crate) fn id_param(name: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } })
 }
 
-fn authed(op: Value) -> Value {
+pub(crate) fn authed(op: Value) -> Value {
     let mut op = op;
     if let Some(map) = op.as_object_mut() {
         map.insert("security".into(), json!([{ "bearer": [] }]));
@@ -96,13 +103,23 @@ mod sessions {
             "expires_at": { "type": "string", "format": "date-time" },
             "address": { "type": ["string", "null"] }, "user_agent": { "type": ["string", "null"] },
             "current": { "type": "boolean", "description": "The session making this request" },
-            "second_factor": { "type": "boolean", "description": "False for a sign-in still waiting for its second factor" } } })
+            "second_factor": { "type": "boolean", "description": "False for a sign-in still waiting for its second factor" },
+            "trusted_device": { "type": "boolean", "description": "Opened from a trusted device with the password alone" } } })
     }
 }
 
 /// The whole document.
 #[must_use]
 pub fn spec() -> Value {
+    let mut doc = base();
+    super::proxies::extend_openapi(&mut doc);
+    super::mail_openapi::extend_openapi(&mut doc);
+    super::guard::extend_openapi(&mut doc);
+    doc
+}
+
+/// The document before the sections other modules describe themselves.
+fn base() -> Value {
     let doc_ref = json!({ "$ref": "#/components/schemas/Document" });
     json!({
         "openapi": "3.1.0",

@@ -105,6 +105,8 @@ pub struct SessionBody {
     user_agent: Option<String>,
     current: bool,
     second_factor: bool,
+    /// Opened from a trusted device with the password alone.
+    trusted_device: bool,
 }
 
 impl From<SessionView> for SessionBody {
@@ -118,6 +120,7 @@ impl From<SessionView> for SessionBody {
             user_agent: s.user_agent,
             current: s.current,
             second_factor: s.second_factor,
+            trusted_device: s.trusted_device,
         }
     }
 }

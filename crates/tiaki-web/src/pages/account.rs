@@ -21,6 +21,17 @@ pub struct SessionRow {
     last_seen: String,
     current: bool,
     second_factor: bool,
+    trusted_device: bool,
+}
+
+/// A trusted device, as the sessions page lists it.
+pub struct DeviceRow {
+    id: String,
+    device: String,
+    address: String,
+    trusted: String,
+    last_used: String,
+    until: String,
 }
 
 #[derive(Template)]
@@ -30,6 +41,7 @@ struct SessionsPage {
     csrf: String,
     sessions: Vec<SessionRow>,
     others: usize,
+    devices: Vec<DeviceRow>,
     notice: Option<String>,
 }
 
@@ -67,7 +79,7 @@ fn device(user_agent: Option<&str>) -> String {
     }
 }
 
-fn human_time(at: time::OffsetDateTime) -> String {
+pub(crate) fn human_time(at: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!("[hour]:[minute] UTC");
     format!(
         "{}, {}",
@@ -98,11 +110,30 @@ pub async fn sessions(
             last_seen: human_time(s.last_seen_at),
             current: s.current,
             second_factor: s.second_factor,
+            trusted_device: s.trusted_device,
+        })
+        .collect();
+    let devices = state
+        .core
+        .trusted_devices(&session.actor)
+        .await?
+        .into_iter()
+        .map(|d| DeviceRow {
+            id: d.id.to_string(),
+            device: device(d.user_agent.as_deref()),
+            address: d.address.unwrap_or_else(|| "—".to_owned()),
+            trusted: human_time(d.created_at),
+            last_used: d.last_used_at.map_or_else(|| "not yet".to_owned(), human_time),
+            until: human_date(d.expires_at),
         })
         .collect();
     let notice = match query.done.as_deref() {
         Some("one") => Some("That session is signed out.".to_owned()),
         Some("others") => Some("You're now signed out everywhere else.".to_owned()),
+        Some("device") => Some(
+            "That device is no longer trusted: it will ask for a second step next time."
+                .to_owned(),
+        ),
         _ => None,
     };
     let nav = Some(Nav::of(&state, &session).await);
@@ -113,6 +144,7 @@ pub async fn sessions(
             csrf: session.csrf.clone(),
             sessions,
             others,
+            devices,
             notice,
         },
     )

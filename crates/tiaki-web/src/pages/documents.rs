@@ -54,7 +54,8 @@ pub async fn view(
         size: human_size(meta.size_bytes),
         can_read: state
             .core
-            .permits(&session.actor, Action::ReadDocumentContent, target),
+            .permits_with_facts(&session.actor, Action::ReadDocumentContent, target)
+            .await,
         is_image: matches!(meta.content_type, ContentType::Png | ContentType::Jpeg),
     };
     Ok(render(StatusCode::OK, &page).into_response())

@@ -20,6 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use subtle_compare::equal;
 use tiaki_core::CoreError;
+use tiaki_core::auth::PasswordOutcome;
 
 mod subtle_compare {
     /// Compares two strings in time that depends only on their lengths.
@@ -108,16 +109,24 @@ pub async fn submit(
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
+    let devices = super::devices::device_cookies(&jar);
     match state
         .core
-        .login_password(&form.username, &form.password, &ctx, agent)
+        .login_password_on_device(&form.username, &form.password, &devices, &ctx, agent)
         .await
     {
-        Ok(pending) => {
+        Ok(PasswordOutcome::SecondFactor(pending)) => {
             let jar = jar
                 .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
                 .add(session_cookie(pending.token.expose_secret().to_owned()));
             Ok((jar, Redirect::to(super::second_factor::PATH)).into_response())
+        }
+        // A trusted device: signed in without a second step.
+        Ok(PasswordOutcome::SignedIn(session)) => {
+            let jar = jar
+                .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
+                .add(session_cookie(session.token.expose_secret().to_owned()));
+            Ok((jar, Redirect::to("/home")).into_response())
         }
         Err(CoreError::BadCredentials) => Ok(login_page(
             jar,

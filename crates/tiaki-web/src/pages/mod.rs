@@ -1,14 +1,28 @@
-//! Server-rendered pages. No JavaScript; every form carries a session-bound CSRF
-//! token; templates escape everything they print.
+//! Server-rendered pages. Every form carries a session-bound CSRF token; templates
+//! escape everything they print. The only script is `static/passkeys.js`, for the
+//! WebAuthn ceremonies a passkey needs; everything else works without it.
 
 pub mod access;
 pub mod account;
+mod account_message;
 pub mod assets;
+pub mod devices;
 pub mod documents;
+pub mod email;
+pub mod guard;
 pub mod home;
+pub mod invitations;
 pub mod login;
+pub mod passkeys;
+pub mod password_change;
+pub mod password_reset;
 pub mod patients;
+pub mod proxies;
+mod public_forms;
+pub mod register;
 pub mod second_factor;
+pub mod security;
+pub mod step_up;
 
 use crate::AppState;
 use crate::auth::PageSession;

@@ -108,6 +108,11 @@ struct PatientPage {
     documents: Vec<DocumentRow>,
     can_upload: bool,
     can_see_history: bool,
+    can_invite: bool,
+    can_manage_proxies: bool,
+    can_manage_guardians: bool,
+    /// Set when a proxy or guardian is acting for this patient.
+    acting_as: Option<&'static str>,
     staff: bool,
     limit_mib: u64,
     notice: Option<String>,
@@ -150,8 +155,20 @@ pub async fn documents(
                 size: human_size(d.size_bytes),
             })
             .collect(),
-        can_upload: state.core.permits(actor, Action::UploadDocument, target),
+        // With the facts loaded: a proxy may upload where their grant lets them act.
+        can_upload: state
+            .core
+            .permits_with_facts(actor, Action::UploadDocument, target)
+            .await,
         can_see_history: state.core.permits(actor, Action::ViewAccessHistory, target),
+        can_invite: state.core.permits(actor, Action::InvitePatient, target),
+        can_manage_proxies: state.core.permits(actor, Action::ManageProxies, target),
+        can_manage_guardians: state.core.permits(actor, Action::ManageGuardians, target),
+        acting_as: state
+            .core
+            .acting_as(actor, target)
+            .await
+            .map(tiaki_domain::ProxyKind::as_str),
         staff: matches!(actor.kind, ActorKind::Staff { .. }),
         limit_mib: state.core.config().max_upload_bytes.div_ceil(1024 * 1024),
         notice: notice

@@ -1,7 +1,9 @@
 //! The second step of signing in, all a password-only session can reach: present a
 //! code from the authenticator app (or a recovery code), or — for an account that has
 //! none yet — enrol one: scan the QR code or type the key, confirm with a code, and
-//! see the recovery codes once.
+//! see the recovery codes once. A passkey can be used instead (`passkeys.rs` has its
+//! JSON endpoints); staff and operators, unless TOTP is allowed for them, register and
+//! use passkeys only, presenting an existing factor first if they have one.
 
 use super::login::session_cookie;
 use super::{PageError, render};
@@ -18,7 +20,7 @@ use axum_extra::extract::CookieJar;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tiaki_core::CoreError;
-use tiaki_core::auth::{PendingSignIn, SecondFactor};
+use tiaki_core::auth::{PendingSignIn, SecondFactor, SignInChoices};
 
 /// Where a password-only session is sent.
 pub const PATH: &str = "/login/second-factor";
@@ -72,6 +74,20 @@ struct CodePage {
     nav: Option<super::Nav>,
     csrf: String,
     error: Option<String>,
+    /// An authenticator code completes the sign-in (else recovery codes only).
+    totp: bool,
+    passkey: bool,
+    trust_days: i64,
+}
+
+#[derive(Template)]
+#[template(path = "passkey_enrol.html")]
+struct PasskeyEnrolPage {
+    nav: Option<super::Nav>,
+    csrf: String,
+    /// The account has other factors: present one first.
+    confirm_first: bool,
+    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -114,14 +130,36 @@ fn qr_svg(uri: &str) -> Option<String> {
 /// The second-factor page: a code form, or enrolment if the account has no
 /// authenticator yet.
 pub async fn show(State(state): State<AppState>, page: PendingPage) -> Result<Response, PageError> {
+    let choices = state.core.sign_in_choices(&page.pending).await?;
     if page.pending.enrolled {
-        return Ok(code_page(page.csrf, StatusCode::OK, None, None));
+        return Ok(code_page(page.csrf, choices, StatusCode::OK, None, None));
+    }
+    if !choices.totp_allowed {
+        return Ok(passkey_enrol_page(&page, choices, StatusCode::OK, None));
     }
     enrol_page(&state, &page, StatusCode::OK, None).await
 }
 
+fn passkey_enrol_page(
+    page: &PendingPage,
+    choices: SignInChoices,
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
+    render(
+        status,
+        &PasskeyEnrolPage {
+            nav: None,
+            csrf: page.csrf.clone(),
+            confirm_first: choices.must_confirm_before_enrolling,
+            error,
+        },
+    )
+}
+
 fn code_page(
     csrf: String,
+    choices: SignInChoices,
     status: StatusCode,
     error: Option<String>,
     retry_after: Option<u64>,
@@ -132,6 +170,9 @@ fn code_page(
             nav: None,
             csrf,
             error,
+            totp: choices.totp,
+            passkey: choices.passkey,
+            trust_days: choices.trusted_device_days,
         },
     );
     if let Some(secs) = retry_after {
@@ -174,10 +215,12 @@ async fn enrol_page(
 pub struct CodeForm {
     csrf: String,
     code: SecretString,
+    /// "Trust this device" (a checkbox).
+    trust_device: Option<String>,
 }
 
 /// Six digits are an authenticator code; anything else is tried as a recovery code.
-fn factor_of(code: &SecretString) -> SecondFactor {
+pub(crate) fn factor_of(code: &SecretString) -> SecondFactor {
     let compact: String = code
         .expose_secret()
         .chars()
@@ -216,6 +259,7 @@ pub async fn verify(
     same_origin(&headers)?;
     page.check_csrf(&state, &form.csrf)?;
     let factor = factor_of(&form.code);
+    let choices = state.core.sign_in_choices(&page.pending).await?;
     match state
         .core
         .complete_sign_in(&page.pending, &factor, &ctx, user_agent(&headers))
@@ -223,10 +267,21 @@ pub async fn verify(
     {
         Ok(session) => {
             let jar = jar.add(session_cookie(session.token.expose_secret().to_owned()));
+            let trust = super::devices::ticked(form.trust_device.as_deref());
+            let jar = super::devices::trust_if_asked(
+                &state,
+                jar,
+                &session.actor,
+                trust,
+                &ctx,
+                user_agent(&headers),
+            )
+            .await?;
             Ok((jar, Redirect::to("/home")).into_response())
         }
         Err(CoreError::SecondFactorRequired) => Ok(code_page(
             page.csrf,
+            choices,
             StatusCode::UNAUTHORIZED,
             Some(
                 "That code didn't work. Check the code your authenticator app shows now (it \
@@ -237,6 +292,7 @@ pub async fn verify(
         )),
         Err(CoreError::Throttled { retry_after_secs }) => Ok(code_page(
             page.csrf,
+            choices,
             StatusCode::UNAUTHORIZED,
             Some(wait_message(retry_after_secs)),
             Some(retry_after_secs),
@@ -298,6 +354,54 @@ pub async fn enrol(
                 Some(wait_message(retry_after_secs)),
             )
             .await?;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            Ok(response)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An account that must register a passkey but has other factors presents one of them
+/// (an authenticator code or a recovery code) first; then it may register.
+pub async fn confirm(
+    State(state): State<AppState>,
+    page: PendingPage,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    same_origin(&headers)?;
+    page.check_csrf(&state, &form.csrf)?;
+    let factor = factor_of(&form.code);
+    match state
+        .core
+        .confirm_for_enrolment(&page.pending, &factor, &ctx)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(PATH).into_response()),
+        Err(CoreError::SecondFactorRequired) => {
+            let choices = state.core.sign_in_choices(&page.pending).await?;
+            Ok(passkey_enrol_page(
+                &page,
+                choices,
+                StatusCode::UNAUTHORIZED,
+                Some(
+                    "That code didn't work. Type the code your authenticator app shows now, or \
+                     one of your recovery codes."
+                        .to_owned(),
+                ),
+            ))
+        }
+        Err(CoreError::Throttled { retry_after_secs }) => {
+            let choices = state.core.sign_in_choices(&page.pending).await?;
+            let mut response = passkey_enrol_page(
+                &page,
+                choices,
+                StatusCode::UNAUTHORIZED,
+                Some(wait_message(retry_after_secs)),
+            );
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

@@ -58,10 +58,15 @@ pub struct World {
     pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
     pub patient_a: PatientId,
+    /// Patient A's account.
+    pub patient_a_account: tiaki_domain::AccountId,
     pub patient_b: PatientId,
     pub patient_c: PatientId,
     pub doc_a: DocumentMeta,
     pub doc_c: DocumentMeta,
+    /// A decoy patient of practice X, and a decoy document of theirs.
+    pub canary_patient: PatientId,
+    pub canary_doc: DocumentMeta,
     /// Every account's authenticator seed, by username.
     pub totp: BTreeMap<String, TotpSecret>,
     /// A full session of patient A that only the BOLA matrix touches (its
@@ -91,7 +96,23 @@ impl World {
         Self::start_with(Backend::Sqlite, CoreConfig::default()).await
     }
 
-    pub async fn start_with(backend: Backend, config: CoreConfig) -> Self {
+    /// A world whose guard does not contain on refused or missing ids: most tests
+    /// (the BOLA matrix above all) make many on purpose. Budgets and decoys still apply.
+    pub async fn start_with(backend: Backend, mut config: CoreConfig) -> Self {
+        for budget in [
+            &mut config.guard.patient,
+            &mut config.guard.clinical_staff,
+            &mut config.guard.front_desk_staff,
+            &mut config.guard.operator,
+            &mut config.guard.address,
+        ] {
+            budget.probes = u64::MAX;
+        }
+        Self::start_guarded(backend, config).await
+    }
+
+    /// A world with the guard configured exactly as given.
+    pub async fn start_guarded(backend: Backend, config: CoreConfig) -> Self {
         let dir = TempDir::new().unwrap();
         let keyring = Keyring::generate().unwrap();
         let (store, blobs, s3, db_path, blob_dir) = match backend {
@@ -189,6 +210,36 @@ impl World {
         )
         .await;
 
+        let patient_a_account = store
+            .account_by_username("patient.a")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let canary_patient = patient(&core, practice_x, "Mere", "Tawhiri", 40).await;
+        let canary_doc = seed_doc(
+            &core,
+            &clinician_x,
+            canary_patient,
+            "Referral letter",
+            pdf_with("DECOY"),
+        )
+        .await;
+        core.register_canary(
+            tiaki_store::CanaryKind::Patient,
+            *canary_patient.as_uuid(),
+            practice_x,
+        )
+        .await
+        .unwrap();
+        core.register_canary(
+            tiaki_store::CanaryKind::Document,
+            *canary_doc.id.as_uuid(),
+            practice_x,
+        )
+        .await
+        .unwrap();
+
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -199,10 +250,13 @@ impl World {
             store,
             client,
             patient_a,
+            patient_a_account,
             patient_b,
             patient_c,
             doc_a,
             doc_c,
+            canary_patient,
+            canary_doc,
             totp,
             target_session: SessionId::new(),
             db_path,
@@ -447,4 +501,183 @@ async fn seed_doc(
     core.upload_document(actor, patient, upload, source, &RequestContext::default())
         .await
         .unwrap()
+}
+
+/// The account that holds the grants on patient A the BOLA matrix revokes and ends
+/// ([`World::grant_in_force`]); it never signs in.
+#[derive(Debug, Clone, Copy)]
+pub struct ProxyTargets {
+    pub holder: tiaki_domain::AccountId,
+    pub patient_a_login: tiaki_domain::AccountId,
+    pub admin: tiaki_domain::AccountId,
+}
+
+/// The usernames of the proxy roles, each a patient with a login of their own:
+/// `proxy.live` (A's documents, to act; messages, to see), `proxy.reader` (A's
+/// documents, to see), `proxy.expired` (every scope, expired yesterday),
+/// `proxy.revoked` (every scope, revoked by A), `proxy.scoped` (A's appointments
+/// only) and `guardian` (guardian of A).
+pub const PROXY_ROLES: [&str; 6] = [
+    "proxy.live",
+    "proxy.reader",
+    "proxy.expired",
+    "proxy.revoked",
+    "proxy.scoped",
+    "guardian",
+];
+
+impl World {
+    /// Adds patient A's proxies and guardian (see [`PROXY_ROLES`]). Grants go through
+    /// the core as A would make them, except the expired one (the core refuses a date
+    /// in the past) and the guardian's: guardianship is for children, and A is an adult
+    /// here, so the matrix's guardian is stored directly (the age rule has its own
+    /// tests in `proxies.rs`).
+    pub async fn add_proxies(&mut self) -> ProxyTargets {
+        use tiaki_core::proxies::ProxyRequest;
+        use tiaki_domain::{Access, ProxyAccess, ProxyGrantId, ProxyKind, Scopes};
+        let practice_x = self.store.patient(self.patient_a).await.unwrap().unwrap().practice;
+        let practice_y = self.store.patient(self.patient_c).await.unwrap().unwrap().practice;
+        let mut ids = BTreeMap::new();
+        for (n, username) in (500..).step_by(10).zip(PROXY_ROLES) {
+            // Some are enrolled elsewhere: a proxy needs no link to A's practice.
+            let practice = if n % 20 == 0 { practice_x } else { practice_y };
+            let patient = patient(&self.core, practice, "Proxy", username, n).await;
+            let kind = ActorKind::Patient { patient, practice };
+            account(&self.core, &mut self.totp, username, kind).await;
+            let id = self.store.account_by_username(username).await.unwrap().unwrap().id;
+            ids.insert(username, id);
+        }
+        let aroha = self.login("patient.a").await;
+        let in_a_year = (OffsetDateTime::now_utc() + time::Duration::days(365)).date();
+        let grant = |username: &str, scopes: &[(&str, &str)]| ProxyRequest {
+            username: username.to_owned(),
+            scopes: scopes
+                .iter()
+                .map(|(s, a)| ((*s).to_owned(), (*a).to_owned()))
+                .collect(),
+            expires_on: in_a_year.to_string(),
+        };
+        let ctx = RequestContext::default();
+        for request in [
+            grant("proxy.live", &[("documents", "act"), ("messages", "read")]),
+            grant("proxy.reader", &[("documents", "read")]),
+            grant("proxy.scoped", &[("appointments", "act")]),
+            grant("proxy.revoked", &[("documents", "act"), ("records", "act")]),
+        ] {
+            self.core
+                .grant_proxy(&aroha.actor, self.patient_a, &request, &ctx)
+                .await
+                .unwrap();
+        }
+        let revoked = self
+            .store
+            .proxy_grant_between(ids["proxy.revoked"], self.patient_a)
+            .await
+            .unwrap()
+            .unwrap();
+        self.core
+            .revoke_proxy(&aroha.actor, self.patient_a, revoked.id, &ctx)
+            .await
+            .unwrap();
+
+        let admin = self.store.account_by_username("admin.x").await.unwrap().unwrap().id;
+        let now = OffsetDateTime::now_utc();
+        let stored = |grantee, kind, created_by, created_at, expires_at| ProxyAccess {
+            id: ProxyGrantId::new(),
+            kind,
+            patient: self.patient_a,
+            grantee,
+            scopes: Scopes::all(Access::Act),
+            created_by,
+            created_at,
+            expires_at,
+            revoked_at: None,
+            revoked_by: None,
+        };
+        let event = |action: &str| {
+            tiaki_audit::AuditEvent::named(
+                action,
+                None,
+                None,
+                tiaki_audit::Outcome::Allowed,
+                &RequestContext::default(),
+            )
+        };
+        let a = aroha.actor.account;
+        let day = time::Duration::days(1);
+        let expired = stored(
+            ids["proxy.expired"],
+            ProxyKind::Proxy,
+            a,
+            now - 60 * day,
+            now - day,
+        );
+        let guardian = stored(ids["guardian"], ProxyKind::Guardian, admin, now, now + 365 * day);
+        self.store
+            .proxy_grant_insert(&expired, &event("proxy.grant"))
+            .await
+            .unwrap();
+        self.store
+            .proxy_grant_insert(&guardian, &event("guardian.start"))
+            .await
+            .unwrap();
+
+        // The holder of the grants the matrix ends: an account that never signs in.
+        let spare = patient(&self.core, practice_x, "Spare", "Proxy", 600).await;
+        let holder = tiaki_store::Account {
+            id: tiaki_domain::AccountId::new(),
+            username: "spare.holder".to_owned(),
+            display_name: "Spare holder".to_owned(),
+            password_hash: "not a hash: this account never signs in".to_owned(),
+            kind: ActorKind::Patient {
+                patient: spare,
+                practice: practice_x,
+            },
+            disabled: false,
+            created_at: now,
+        };
+        self.store.account_insert(&holder).await.unwrap();
+        ProxyTargets {
+            holder: holder.id,
+            patient_a_login: a,
+            admin,
+        }
+    }
+
+    /// A new grant on patient A to `targets.holder`, in force for a year (replacing
+    /// the holder's previous one): made by A for a proxy, by the practice admin for a
+    /// guardian.
+    pub async fn grant_in_force(
+        &self,
+        targets: ProxyTargets,
+        kind: tiaki_domain::ProxyKind,
+    ) -> tiaki_domain::ProxyGrantId {
+        use tiaki_domain::{Access, ProxyAccess, ProxyGrantId, ProxyKind, Scopes};
+        let now = OffsetDateTime::now_utc();
+        let grant = ProxyAccess {
+            id: ProxyGrantId::new(),
+            kind,
+            patient: self.patient_a,
+            grantee: targets.holder,
+            scopes: Scopes::all(Access::Act),
+            created_by: if kind == ProxyKind::Proxy {
+                targets.patient_a_login
+            } else {
+                targets.admin
+            },
+            created_at: now,
+            expires_at: now + time::Duration::days(365),
+            revoked_at: None,
+            revoked_by: None,
+        };
+        let event = tiaki_audit::AuditEvent::named(
+            "proxy.grant",
+            None,
+            None,
+            tiaki_audit::Outcome::Allowed,
+            &RequestContext::default(),
+        );
+        self.store.proxy_grant_insert(&grant, &event).await.unwrap();
+        grant.id
+    }
 }

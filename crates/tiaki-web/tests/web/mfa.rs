@@ -1,7 +1,7 @@
 //! A stolen password alone opens nothing: the second factor, its enrolment, replay and
 //! single use, and the tokens that die when a factor changes.
 
-use super::harness::{PASSWORD, World};
+use super::harness::{Backend, PASSWORD, World};
 use super::sessions::api_login_with;
 use reqwest::Method;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -9,6 +9,14 @@ use secrecy::SecretString;
 use tiaki_crypto::TotpSecret;
 use tiaki_domain::{ActorKind, StaffRole};
 use tiaki_web::routes::{ROUTES, Surface};
+
+/// A configuration that lets staff sign in with TOTP (the default asks for passkeys).
+pub fn staff_totp() -> tiaki_core::CoreConfig {
+    tiaki_core::CoreConfig {
+        staff_totp_allowed: true,
+        ..Default::default()
+    }
+}
 
 fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
@@ -104,7 +112,8 @@ async fn a_password_only_session_reaches_no_data_route() {
 
 #[tokio::test]
 async fn totp_codes_work_once_and_recovery_codes_once() {
-    let world = World::start().await;
+    // Staff here use an authenticator app, which the configuration must allow.
+    let world = World::start_with(Backend::Sqlite, staff_totp()).await;
     let code = world.totp_now("clinician.x");
     let body = serde_json::json!({ "username": "clinician.x", "password": PASSWORD, "totp": code });
     let (first, _, _) = api_login_with(&world, body.clone()).await;
@@ -130,7 +139,8 @@ async fn totp_codes_work_once_and_recovery_codes_once() {
 
 #[tokio::test]
 async fn enrolment_on_the_web_shows_a_key_then_recovery_codes_once() {
-    let world = World::start().await;
+    // Staff here use an authenticator app, which the configuration must allow.
+    let world = World::start_with(Backend::Sqlite, staff_totp()).await;
     let practice = world
         .store
         .patient(world.patient_a)
