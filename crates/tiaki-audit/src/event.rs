@@ -3,8 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use tiaki_domain::{
-    AccessId, AccountId, Action, Actor, DocumentId, Grant, PatientId, PracticeId, SessionId,
-    Target,
+    AccessId, AccountId, Action, Actor, DocumentId, Grant, PatientId, PracticeId, SessionId, Target,
 };
 use time::OffsetDateTime;
 

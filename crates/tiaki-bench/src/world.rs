@@ -115,7 +115,12 @@ impl World {
         let store = tiaki_store::open_store(&url).await?;
         let blobs = BlobStore::local(&dir.path().join("blobs"))?;
         let vault = Vault::new(Keyring::generate()?);
-        let core = Tiaki::new(store.clone(), blobs.clone(), vault.clone(), guarded_config());
+        let core = Tiaki::new(
+            store.clone(),
+            blobs.clone(),
+            vault.clone(),
+            guarded_config(),
+        );
         let mut unguarded_config = CoreConfig::default();
         unguarded_config.guard.enabled = false;
         let unguarded = Tiaki::new(store.clone(), blobs, vault, unguarded_config);

@@ -409,6 +409,20 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route!(
         "POST",
+        "/login/passkey/options",
+        Public,
+        "Options to sign in with a passkey alone (no username or password)",
+        post(pages::passkeys::discover_options)
+    ),
+    route!(
+        "POST",
+        "/login/passkey",
+        Public,
+        "Sign in with a passkey alone",
+        post(pages::passkeys::discover)
+    ),
+    route!(
+        "POST",
         "/login/second-factor/enrol",
         Page,
         "Confirm a new authenticator and show recovery codes (password-only session)",

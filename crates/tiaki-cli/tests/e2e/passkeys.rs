@@ -1,9 +1,9 @@
 //! Passkeys in a real browser: headless Chromium with a virtual WebAuthn authenticator
 //! (the WebDriver extension), against the real server at `http://localhost:PORT` (the
 //! relying party is `localhost`; WebAuthn does not accept an IP address). A patient
-//! registers a passkey and signs in with it after the password; staff, where TOTP is
-//! not allowed for them, must register one before they get in; and a session is signed
-//! out from another session's page.
+//! registers a passkey and signs in with it after the password, then with it alone;
+//! staff, where TOTP is not allowed for them, must register one before they get in; and
+//! a session is signed out from another session's page.
 
 use super::server::{DemoLogin, Logins as _, Server, ServerOptions, demo_copy};
 use super::webdriver::{Browser, Driver, WAIT};
@@ -119,6 +119,24 @@ async fn a_patient_registers_a_passkey_and_signs_in_with_it() {
     let verify = b.find("#verify").await;
     b.click(&verify).await;
     wait_signed_in(&b).await;
+    // The same person is also signed in elsewhere (the API): adding a passkey is a
+    // factor change, which ends that session.
+    let elsewhere =
+        super::api::Api::login(&stage.server.base, &patient.username, &patient.password).await;
+    let me = |token: String| {
+        let http = elsewhere.http.clone();
+        let url = stage.server.url("/api/v1/me");
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(me(elsewhere.token.clone()).await, 200);
     b.goto(&stage.url("/account/security")).await;
     assert!(b.try_find("#no-passkeys").await.is_some());
     b.fill("#passkey-name", "Test laptop").await;
@@ -127,6 +145,11 @@ async fn a_patient_registers_a_passkey_and_signs_in_with_it() {
     let row = b.find("tr.passkey").await;
     assert!(b.text(&row).await.contains("Test laptop"));
     assert!(b.text_of("#notice").await.contains("passkey is added"));
+    assert_eq!(
+        me(elsewhere.token.clone()).await,
+        401,
+        "the other session is over"
+    );
     let held = b.virtual_credentials(&authenticator).await;
     assert_eq!(held.len(), 1, "{held:?}");
     let rp = held[0]["rpId"].as_str().unwrap_or_default().to_owned();
@@ -144,6 +167,20 @@ async fn a_patient_registers_a_passkey_and_signs_in_with_it() {
     let held = b.virtual_credentials(&authenticator).await;
     assert!(
         held[0]["signCount"].as_u64().unwrap_or_default() >= 1,
+        "{held:?}"
+    );
+
+    // The passkey is discoverable: it signs in alone, no username or password.
+    assert_eq!(held[0]["isResidentCredential"], true, "{held:?}");
+    sign_out(&b).await;
+    b.goto(&stage.url("/login")).await;
+    click_passkey_button(&b, "#passkey-sign-in").await;
+    wait_signed_in(&b).await;
+    b.goto(&stage.url("/account/sessions")).await;
+    b.wait_for_path("/account/sessions").await;
+    let held = b.virtual_credentials(&authenticator).await;
+    assert!(
+        held[0]["signCount"].as_u64().unwrap_or_default() >= 2,
         "{held:?}"
     );
     b.quit().await;

@@ -424,11 +424,13 @@ impl Browser {
 
     /// The credentials a virtual authenticator holds.
     pub async fn virtual_credentials(&self, authenticator: &str) -> Vec<Value> {
-        self.get(&format!("/webauthn/authenticator/{authenticator}/credentials"))
-            .await
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.get(&format!(
+            "/webauthn/authenticator/{authenticator}/credentials"
+        ))
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
     }
 
     /// Where a file for an `<input type=file>` must be: an absolute path.

@@ -12,7 +12,7 @@
 //! A cookie with a wrong MAC (tampered, or made for another account), an unknown,
 //! revoked or expired device, or a secret that does not match is simply ignored: the
 //! second factor is asked for as usual. Every device of an account is revoked on any
-//! factor or password change.
+//! factor change ([`Tiaki::factor_changed`], which a password change should call too).
 
 use super::login::{Attempt, PasswordAccepted};
 use crate::sessions::NewSession;
@@ -289,7 +289,7 @@ impl Tiaki {
         }
     }
 
-    /// After any change of a factor (or of the password): every other session of the
+    /// After any change of a factor (and of the password): every other session of the
     /// account ends, `keep` excepted, and no device is trusted any more.
     pub(crate) async fn factor_changed(
         &self,

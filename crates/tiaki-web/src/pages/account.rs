@@ -123,7 +123,9 @@ pub async fn sessions(
             device: device(d.user_agent.as_deref()),
             address: d.address.unwrap_or_else(|| "—".to_owned()),
             trusted: human_time(d.created_at),
-            last_used: d.last_used_at.map_or_else(|| "not yet".to_owned(), human_time),
+            last_used: d
+                .last_used_at
+                .map_or_else(|| "not yet".to_owned(), human_time),
             until: human_date(d.expires_at),
         })
         .collect();
@@ -131,8 +133,7 @@ pub async fn sessions(
         Some("one") => Some("That session is signed out.".to_owned()),
         Some("others") => Some("You're now signed out everywhere else.".to_owned()),
         Some("device") => Some(
-            "That device is no longer trusted: it will ask for a second step next time."
-                .to_owned(),
+            "That device is no longer trusted: it will ask for a second step next time.".to_owned(),
         ),
         _ => None,
     };

@@ -3,6 +3,8 @@
 //! (session cookie, a CSRF token in the `X-CSRF-Token` header, same-origin only) and
 //! answer errors in the API's JSON form, which the script shows.
 //!
+//! - no session yet: sign in with a discoverable passkey alone (the sign-in page's
+//!   double-submit CSRF token goes in the header);
 //! - a password-only session: sign in with a passkey, or register the account's first
 //!   passkey (which completes the sign-in);
 //! - a signed-in session: add a passkey (needs a fresh factor), or step up with one.
@@ -13,13 +15,14 @@ use super::second_factor::PendingPage;
 use super::step_up::safe_next;
 use crate::AppState;
 use crate::api::sessions::user_agent;
-use crate::auth::{Ctx, PageSession, csrf_problem, same_origin};
+use crate::auth::{Ctx, LOGIN_CSRF_COOKIE, PageSession, csrf_problem, same_origin};
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::Cookie;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use tiaki_core::auth::PasskeyOptions;
@@ -93,6 +96,62 @@ fn check(state: &AppState, headers: &HeaderMap, session: SessionId) -> Result<()
 
 fn codes<T: std::ops::Deref<Target = String>>(codes: &[T]) -> Vec<String> {
     codes.iter().map(|c| c.as_str().to_owned()).collect()
+}
+
+// --- no session yet: a discoverable passkey ---------------------------------------------
+
+fn check_login(headers: &HeaderMap, jar: &CookieJar) -> Result<(), ApiError> {
+    same_origin(headers)?;
+    let presented = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let expected = jar
+        .get(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let same = expected.len() == presented.len()
+        && expected
+            .bytes()
+            .zip(presented.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0;
+    if expected.is_empty() || !same {
+        return Err(csrf_problem().into());
+    }
+    Ok(())
+}
+
+pub async fn discover_options(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Result<Json<Started>, ApiError> {
+    check_login(&headers, &jar)?;
+    let options = state.core.discoverable_options().await?;
+    Ok(Json(options.into()))
+}
+
+pub async fn discover(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Body(body): Body<Finish>,
+) -> Result<Response, ApiError> {
+    check_login(&headers, &jar)?;
+    let session = state
+        .core
+        .finish_discoverable_sign_in(body.ceremony, &body.credential, &ctx, user_agent(&headers))
+        .await?;
+    let jar = jar
+        .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
+        .add(session_cookie(session.token.expose_secret().to_owned()));
+    let done = Done {
+        redirect: "/home".to_owned(),
+        recovery_codes: Vec::new(),
+    };
+    Ok((jar, Json(done)).into_response())
 }
 
 // --- a password-only session -----------------------------------------------------------

@@ -243,3 +243,54 @@ async fn staff_and_operators_need_a_passkey_by_default() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_passkey_alone_needs_the_sign_in_pages_token_and_a_real_answer() {
+    let world = World::start().await;
+    let form = world.get("/login").send().await.unwrap();
+    let html_csrf = set_cookies(&form, "__Host-tiaki_login=").pop().unwrap();
+    let token = html_csrf.split_once('=').unwrap().1.to_owned();
+    let options = |csrf: &str| {
+        world
+            .client
+            .post(world.url("/login/passkey/options"))
+            .header(COOKIE, html_csrf.clone())
+            .header("x-csrf-token", csrf.to_owned())
+            .json(&serde_json::json!({}))
+    };
+    assert_eq!(options("not-the-token").send().await.unwrap().status(), 403);
+    let started = options(&token).send().await.unwrap();
+    assert_eq!(started.status(), 200);
+    let started: serde_json::Value = started.json().await.unwrap();
+    let pk = &started["options"]["publicKey"];
+    assert!(
+        pk["allowCredentials"].as_array().is_none_or(Vec::is_empty),
+        "a discoverable request names no credentials: {pk}"
+    );
+    assert_eq!(pk["userVerification"], "required");
+    assert!(started["options"].get("mediation").is_none());
+
+    let finish = || {
+        world
+            .client
+            .post(world.url("/login/passkey"))
+            .header(COOKIE, html_csrf.clone())
+            .header("x-csrf-token", token.clone())
+            .json(&serde_json::json!({
+                "ceremony": started["ceremony"],
+                "credential": { "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+                    "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA",
+                        "signature": "AAAA", "userHandle": "AAAA" } }
+            }))
+    };
+    let refused = finish().send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(set_cookies(&refused, "__Host-tiaki_session=").is_empty());
+    // The ceremony was used up by the attempt.
+    let again = finish().send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert_eq!(
+        again.json::<serde_json::Value>().await.unwrap()["code"],
+        "passkey_expired"
+    );
+}

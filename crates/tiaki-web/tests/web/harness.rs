@@ -535,8 +535,20 @@ impl World {
     pub async fn add_proxies(&mut self) -> ProxyTargets {
         use tiaki_core::proxies::ProxyRequest;
         use tiaki_domain::{Access, ProxyAccess, ProxyGrantId, ProxyKind, Scopes};
-        let practice_x = self.store.patient(self.patient_a).await.unwrap().unwrap().practice;
-        let practice_y = self.store.patient(self.patient_c).await.unwrap().unwrap().practice;
+        let practice_x = self
+            .store
+            .patient(self.patient_a)
+            .await
+            .unwrap()
+            .unwrap()
+            .practice;
+        let practice_y = self
+            .store
+            .patient(self.patient_c)
+            .await
+            .unwrap()
+            .unwrap()
+            .practice;
         let mut ids = BTreeMap::new();
         for (n, username) in (500..).step_by(10).zip(PROXY_ROLES) {
             // Some are enrolled elsewhere: a proxy needs no link to A's practice.
@@ -544,7 +556,13 @@ impl World {
             let patient = patient(&self.core, practice, "Proxy", username, n).await;
             let kind = ActorKind::Patient { patient, practice };
             account(&self.core, &mut self.totp, username, kind).await;
-            let id = self.store.account_by_username(username).await.unwrap().unwrap().id;
+            let id = self
+                .store
+                .account_by_username(username)
+                .await
+                .unwrap()
+                .unwrap()
+                .id;
             ids.insert(username, id);
         }
         let aroha = self.login("patient.a").await;
@@ -580,7 +598,13 @@ impl World {
             .await
             .unwrap();
 
-        let admin = self.store.account_by_username("admin.x").await.unwrap().unwrap().id;
+        let admin = self
+            .store
+            .account_by_username("admin.x")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
         let now = OffsetDateTime::now_utc();
         let stored = |grantee, kind, created_by, created_at, expires_at| ProxyAccess {
             id: ProxyGrantId::new(),
@@ -612,7 +636,13 @@ impl World {
             now - 60 * day,
             now - day,
         );
-        let guardian = stored(ids["guardian"], ProxyKind::Guardian, admin, now, now + 365 * day);
+        let guardian = stored(
+            ids["guardian"],
+            ProxyKind::Guardian,
+            admin,
+            now,
+            now + 365 * day,
+        );
         self.store
             .proxy_grant_insert(&expired, &event("proxy.grant"))
             .await

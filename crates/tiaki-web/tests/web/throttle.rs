@@ -64,7 +64,8 @@ async fn accounts(world: &World, n: usize) -> Vec<Account> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_stuffing_from_one_address_is_throttled_while_owners_still_sign_in() {
-    let world = World::start().await;
+    // The staff here sign in with an authenticator app, which the configuration must allow.
+    let world = World::start_with(Backend::Sqlite, super::mfa::staff_totp()).await;
     let staff = accounts(&world, 100).await;
     let home = "198.51.100.7";
     let attacker = "203.0.113.66";
