@@ -203,6 +203,9 @@ pub trait GuardStore: Send + Sync {
         since: OffsetDateTime,
         before: OffsetDateTime,
     ) -> Result<(f64, u64), StoreError>;
+    /// Forgets every counter and seen-mark of one scope (a released containment starts
+    /// the person afresh).
+    async fn guard_reset(&self, scope: &str) -> Result<(), StoreError>;
     /// Deletes counters and seen-marks of windows starting before `before`.
     async fn guard_prune(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 

@@ -262,6 +262,21 @@ macro_rules! impl_guard_store {
                 Ok((mean, n))
             }
 
+            async fn guard_reset(&self, scope: &str) -> Result<(), $crate::error::StoreError> {
+                let $pool = &self.pool;
+                let mut tx = $begin.await?;
+                sqlx::query("DELETE FROM guard_seen WHERE scope = $1")
+                    .bind(scope)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM guard_counters WHERE scope = $1")
+                    .bind(scope)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn guard_prune(
                 &self,
                 before: ::time::OffsetDateTime,

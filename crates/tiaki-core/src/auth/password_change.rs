@@ -107,10 +107,10 @@ impl Tiaki {
             .account_password_set(account.id, &password_hash)
             .await?;
         // A new session for this device, then every other one (the old one included)
-        // ends: a thief's copy of any token is dead.
+        // ends and every trusted device is forgotten: a thief's copy of any token or
+        // device cookie is dead.
         let session = self.finish(&account, &attempt, ctx, user_agent).await?;
-        self.store
-            .sessions_revoke_others(account.id, Some(session.session), OffsetDateTime::now_utc())
+        self.factor_changed(account.id, Some(session.session))
             .await?;
         let event = AuditEvent::named(
             "account.password.change",

@@ -245,6 +245,10 @@ impl Tiaki {
             .store
             .password_reset_complete(&hash, &password_hash, OffsetDateTime::now_utc())
             .await?;
+        if done.is_some() {
+            // Sessions went with the reset; trusted devices go too.
+            self.factor_changed(account.id, None).await?;
+        }
         let mut event = AuditEvent::named(
             "account.password.reset",
             None,

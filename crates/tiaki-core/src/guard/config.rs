@@ -10,7 +10,7 @@
 //! | clinician, nurse     | 50 / 100            | 512 MiB / 1 GiB  | 20 / 40, baseline  | 20              |
 //! | reception, admin     | — (no content)      | —                | 60 / 120, baseline | 20              |
 //! | operator             | — (no content)      | —                | —                  | 20              |
-//! | one network address  | 600 / 1,200         | 4 GiB / 8 GiB    | 300 / 600          | 60              |
+//! | one network address  | 2,000 / 4,000       | 8 GiB / 16 GiB   | 1,000 / 2,000      | 100             |
 //! | one practice (alerts)| 3,000 / 6,000       | 16 GiB / 32 GiB  | 1,000 / 2,000      | —               |
 //!
 //! Crossing a soft limit asks for a second factor presented within the last few
@@ -116,11 +116,14 @@ impl Default for GuardConfig {
                 patients: Limit::NONE,
                 probes: 20,
             },
+            // One address can be a whole practice behind one router: sized for ~40
+            // clinicians on a busy day, far below what a scraper with several stolen
+            // accounts behind one address would take.
             address: Budget {
-                documents: Limit::new(600, 1200),
-                bytes: Limit::new(4 * GIB, 8 * GIB),
-                patients: Limit::new(300, 600),
-                probes: 60,
+                documents: Limit::new(2_000, 4_000),
+                bytes: Limit::new(8 * GIB, 16 * GIB),
+                patients: Limit::new(1_000, 2_000),
+                probes: 100,
             },
             practice: Budget {
                 documents: Limit::new(3_000, 6_000),

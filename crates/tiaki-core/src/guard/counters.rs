@@ -81,6 +81,20 @@ impl Counters {
         }
     }
 
+    pub(crate) async fn reset(&self, scope: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Shared(store) => store.guard_reset(scope).await,
+            Self::Memory(memory) => {
+                let mut m = memory
+                    .lock()
+                    .map_err(|_| StoreError::Unavailable("guard counters poisoned".into()))?;
+                m.rows.retain(|(s, _), _| s != scope);
+                m.seen.retain(|(s, _, _)| s != scope);
+                Ok(())
+            }
+        }
+    }
+
     pub(crate) async fn prune(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         match self {
             Self::Shared(store) => store.guard_prune(before).await,

@@ -145,8 +145,8 @@ impl Tiaki {
         Ok(id)
     }
 
-    /// Releases a containment with a reason; the account is enabled again (its old
-    /// sessions stay revoked: the person signs in afresh).
+    /// Releases a containment with a reason; the account is enabled again with its
+    /// counters cleared (its old sessions stay revoked: the person signs in afresh).
     pub async fn release_containment(
         &self,
         who: GuardOperator<'_>,
@@ -174,6 +174,12 @@ impl Tiaki {
         }
         if let Ok(mut cache) = self.guard.cache.write() {
             cache.blocked.remove(&c.scope);
+        }
+        // Released means trusted again: the person starts with a clean count, or their
+        // next read would cross the same limit at once.
+        self.guard.counters.reset(&c.scope).await?;
+        if let Ok(mut alerted) = self.guard.alerted.lock() {
+            alerted.retain(|(scope, _, _)| scope != &c.scope);
         }
         self.audit_guard_change(by.as_ref(), "guard.release", &c.scope, ctx)
             .await?;

@@ -327,8 +327,6 @@ async fn containment_id(world: &World, operator: &Login, username: &str) -> Stri
 }
 
 #[tokio::test]
-#[ignore = "guard: a release leaves the actor's window counters as they were, so the \
-            first read after it contains again; un-ignore once release starts the actor afresh"]
 async fn a_clinician_released_after_a_budget_containment_can_read_again() {
     let world = World::start_with(Backend::Sqlite, small_budget(CoreConfig::default())).await;
     assert_eq!(budget_walk(&world).await, HARD - 1);
