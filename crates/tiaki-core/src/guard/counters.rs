@@ -15,9 +15,11 @@ pub(crate) enum Counters {
 
 #[derive(Default)]
 pub(crate) struct MemoryCounters {
-    /// (scope, window start in seconds) -> counts, with the actor's practice and role.
-    rows: HashMap<(String, i64), Row>,
-    seen: HashSet<(String, i64, PatientId)>,
+    /// scope -> window start in seconds -> counts, with the actor's practice and role.
+    /// Keyed by scope first so a read looks its scope up without allocating.
+    rows: HashMap<String, HashMap<i64, Row>>,
+    /// scope -> (window, patient) pairs seen.
+    seen: HashMap<String, HashSet<(i64, PatientId)>>,
 }
 
 struct Row {
@@ -60,9 +62,10 @@ impl Counters {
                 let (since, before) = (since.unix_timestamp(), before.unix_timestamp());
                 let windows: Vec<u64> = m
                     .rows
-                    .iter()
-                    .filter(|((_, start), row)| {
-                        (since..before).contains(start)
+                    .values()
+                    .flat_map(|by_window| by_window.iter())
+                    .filter(|(start, row)| {
+                        (since..before).contains(*start)
                             && row.practice == Some(practice)
                             && row.role.as_deref() == Some(role)
                             && row.counts.patients > 0
@@ -88,8 +91,8 @@ impl Counters {
                 let mut m = memory
                     .lock()
                     .map_err(|_| StoreError::Unavailable("guard counters poisoned".into()))?;
-                m.rows.retain(|(s, _), _| s != scope);
-                m.seen.retain(|(s, _, _)| s != scope);
+                m.rows.remove(scope);
+                m.seen.remove(scope);
                 Ok(())
             }
         }
@@ -103,10 +106,20 @@ impl Counters {
                     .lock()
                     .map_err(|_| StoreError::Unavailable("guard counters poisoned".into()))?;
                 let before = before.unix_timestamp();
-                let n = m.rows.len() + m.seen.len();
-                m.rows.retain(|(_, start), _| *start >= before);
-                m.seen.retain(|(_, start, _)| *start >= before);
-                Ok((n - m.rows.len() - m.seen.len()) as u64)
+                let mut removed = 0_u64;
+                for by_window in m.rows.values_mut() {
+                    let n = by_window.len();
+                    by_window.retain(|start, _| *start >= before);
+                    removed += (n - by_window.len()) as u64;
+                }
+                for pairs in m.seen.values_mut() {
+                    let n = pairs.len();
+                    pairs.retain(|(start, _)| *start >= before);
+                    removed += (n - pairs.len()) as u64;
+                }
+                m.rows.retain(|_, by_window| !by_window.is_empty());
+                m.seen.retain(|_, pairs| !pairs.is_empty());
+                Ok(removed)
             }
         }
     }
@@ -117,29 +130,38 @@ impl MemoryCounters {
         deltas
             .iter()
             .map(|d| {
-                let new_patient = d
-                    .patient
-                    .is_some_and(|p| self.seen.insert((d.scope.clone(), window, p)));
-                let row = self
-                    .rows
-                    .entry((d.scope.clone(), window))
-                    .or_insert_with(|| Row {
+                let new_patient = d.patient.is_some_and(|p| {
+                    if let Some(pairs) = self.seen.get_mut(&d.scope) {
+                        pairs.insert((window, p))
+                    } else {
+                        self.seen
+                            .insert(d.scope.clone(), HashSet::from([(window, p)]));
+                        true
+                    }
+                });
+                if !self.rows.contains_key(&d.scope) {
+                    self.rows.insert(d.scope.clone(), HashMap::new());
+                }
+                let by_window = self.rows.get_mut(&d.scope);
+                let (current, before) = by_window.map_or_else(Default::default, |by_window| {
+                    let row = by_window.entry(window).or_insert_with(|| Row {
                         practice: d.practice,
                         role: d.role.clone(),
                         counts: Counts::default(),
                     });
-                let c = &mut row.counts;
-                c.documents = c.documents.saturating_add(d.documents);
-                c.bytes = c.bytes.saturating_add(d.bytes);
-                c.patients = c.patients.saturating_add(u64::from(new_patient));
-                c.refusals = c.refusals.saturating_add(d.refusals);
-                c.misses = c.misses.saturating_add(d.misses);
-                let current = *c;
-                let before = self
-                    .rows
-                    .get(&(d.scope.clone(), previous))
-                    .map(|r| r.counts)
-                    .unwrap_or_default();
+                    let c = &mut row.counts;
+                    c.documents = c.documents.saturating_add(d.documents);
+                    c.bytes = c.bytes.saturating_add(d.bytes);
+                    c.patients = c.patients.saturating_add(u64::from(new_patient));
+                    c.refusals = c.refusals.saturating_add(d.refusals);
+                    c.misses = c.misses.saturating_add(d.misses);
+                    let current = *c;
+                    let before = by_window
+                        .get(&previous)
+                        .map(|r| r.counts)
+                        .unwrap_or_default();
+                    (current, before)
+                });
                 CounterTotals {
                     scope: d.scope.clone(),
                     current,

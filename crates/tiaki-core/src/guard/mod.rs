@@ -463,6 +463,9 @@ impl Tiaki {
             .cache
             .read()
             .map_err(|_| CoreError::Unavailable("guard cache poisoned".into()))?;
+        if cache.blocked.is_empty() {
+            return Ok(());
+        }
         let mut scopes = vec![actor_scope(actor.account)];
         scopes.extend(address_scope(ctx));
         scopes.extend(actor.practice().map(practice_scope));
