@@ -36,6 +36,27 @@ struct Record {
     unexpected: Vec<String>,
 }
 
+/// The server under test, with the guard's document budgets out of the way: this test
+/// is about durability, and its few uploaders read back hundreds of documents from
+/// one address in seconds, which is exactly what the guard exists to stop.
+fn unbudgeted(data: &std::path::Path) -> ServerOptions {
+    let config = data.join("crash-test.toml");
+    let unlimited = "documents = { soft = 1000000000, hard = 2000000000 }\n\
+                     bytes = { soft = 1000000000000000, hard = 2000000000000000 }\n\
+                     patients = { soft = 1000000000, hard = 2000000000 }\n";
+    std::fs::write(
+        &config,
+        format!(
+            "[core.guard.patient]\n{unlimited}probes = 3\n\n[core.guard.address]\n{unlimited}probes = 100\n"
+        ),
+    )
+    .unwrap();
+    let mut options = ServerOptions::new(data);
+    options.args.push("--config".into());
+    options.args.push(config.into_os_string());
+    options
+}
+
 fn rounds() -> usize {
     std::env::var("TIAKI_CRASH_ROUNDS")
         .ok()
@@ -152,7 +173,7 @@ async fn acknowledged_uploads_survive_sigkill_and_orphans_are_swept() {
     let mut tokens: Vec<String> = Vec::new();
 
     for round in 0..rounds {
-        let mut server = ServerOptions::new(&data).start();
+        let mut server = unbudgeted(&data).start();
         if tokens.is_empty() {
             for p in &uploaders {
                 tokens.push(
@@ -261,7 +282,7 @@ async fn acknowledged_uploads_survive_sigkill_and_orphans_are_swept() {
         "no upload was acknowledged in {rounds} rounds"
     );
 
-    let mut server = ServerOptions::new(&data).start();
+    let mut server = unbudgeted(&data).start();
     let mut apis = Vec::new();
     for p in &all_patients {
         let api = match uploaders.iter().position(|u| u.username == p.username) {
@@ -325,6 +346,25 @@ async fn acknowledged_uploads_survive_sigkill_and_orphans_are_swept() {
                 );
             }
             listed.insert(doc.id);
+        }
+    }
+    // The demo's decoy documents belong to no login: they are in the counts and the
+    // blob store like any other document.
+    let canaries = run_tiaki([
+        "guard".into(),
+        "canaries".into(),
+        "--data-dir".into(),
+        data.clone().into_os_string(),
+    ]);
+    assert!(
+        canaries.status.success(),
+        "guard canaries: {}",
+        canaries.stderr
+    );
+    for line in canaries.stdout.lines() {
+        let canary: serde_json::Value = serde_json::from_str(line).unwrap();
+        if canary["kind"] == "document" {
+            listed.insert(canary["id"].as_str().unwrap().to_owned());
         }
     }
     let operator = logins.by_username("operator");

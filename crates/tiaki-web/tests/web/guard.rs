@@ -490,3 +490,43 @@ async fn alerts_reach_the_webhook_with_ids_and_figures_only() {
     let switch = hook.wait_for(|b| b["detector"] == "kill_switch").await;
     assert_eq!(switch["scope"], "module:documents");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_the_security_mailbox_with_ids_and_figures_only() {
+    let outbox = tempfile::TempDir::new().unwrap();
+    let mut config = CoreConfig::default();
+    config.mail.outbox_dir = Some(outbox.path().to_owned());
+    config.guard.alert_email = Some("security@practice.example".to_owned());
+    let world = World::start_with(Backend::Sqlite, config).await;
+    let clinician = world.login("clinician.x").await;
+    assert_eq!(
+        get(&world, &content(world.canary_doc.id), &clinician)
+            .await
+            .0,
+        403
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mail = loop {
+        let found = std::fs::read_dir(outbox.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find(|m| m.contains("security@practice.example") && m.contains("[Tiaki guard]"));
+        if let Some(mail) = found {
+            break mail;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no guard alert email in the outbox"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(mail.contains("critical canary"), "{mail}");
+    assert!(
+        mail.contains(&clinician.actor.account.as_uuid().to_string()),
+        "the email names the contained account by id"
+    );
+    for name in ["Mere", "Tawhiri", "DECOY", "Referral"] {
+        assert!(!mail.contains(name), "{name} in the alert email");
+    }
+}
