@@ -15,6 +15,7 @@ mod machine;
 mod nginx;
 mod stats;
 mod w1;
+mod w6;
 mod world;
 mod wrk;
 
@@ -43,6 +44,8 @@ enum Command {
     W1(W1Args),
     /// The cost of each step of one W1 read, measured on its own.
     Components(ComponentArgs),
+    /// W6: sign-in throughput against the Argon2 ceiling measured in the same run.
+    W6(W6Args),
 }
 
 /// Which database Tiaki runs on.
@@ -116,6 +119,21 @@ pub struct W1Args {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct W6Args {
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    pub backend: Backend,
+    /// Accounts signing in; each signs in once per recovery code it has.
+    #[arg(long, default_value_t = 30)]
+    pub accounts: usize,
+    /// Sign-ins in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Argon2 verifications timed for the ceiling.
+    #[arg(long, default_value_t = 20)]
+    pub samples: usize,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct ComponentArgs {
     #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
     pub backend: Backend,
@@ -158,6 +176,12 @@ fn main() -> ExitCode {
             Command::Components(args) => {
                 for backend in args.backend.each() {
                     components::run(backend, &args).await?;
+                }
+                Ok(())
+            }
+            Command::W6(args) => {
+                for backend in args.backend.each() {
+                    w6::run(backend, &args).await?;
                 }
                 Ok(())
             }

@@ -308,7 +308,7 @@ fn distinct_nhis(count: usize) -> Result<Vec<Nhi>> {
 }
 
 /// `bytes` random bytes as hex.
-fn random_hex(bytes: usize) -> Result<String> {
+pub fn random_hex(bytes: usize) -> Result<String> {
     let mut raw = vec![0u8; bytes];
     getrandom::fill(&mut raw).map_err(|e| fail(format!("getrandom: {e}")))?;
     Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
