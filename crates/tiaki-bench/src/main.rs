@@ -131,6 +131,9 @@ pub struct W6Args {
     /// Argon2 verifications timed for the ceiling.
     #[arg(long, default_value_t = 20)]
     pub samples: usize,
+    /// Seconds of document reads (wrk), alone and then during a sign-in storm.
+    #[arg(long, default_value_t = 5)]
+    pub read_seconds: u64,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -6,11 +6,13 @@
 //! from many accounts at once, each a fresh session with its audit event.
 
 use crate::machine::Machine;
+use crate::stats::fmt_duration;
 use crate::world::{World, random_hex};
+use crate::wrk::{self, Load};
 use crate::{Backend, Result, SeedArgs, W6Args, fail};
 use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tiaki_crypto::PasswordHasher;
 use tiaki_domain::{ActorKind, StaffRole};
 
@@ -51,16 +53,17 @@ pub async fn run(backend: Backend, args: &W6Args) -> Result<()> {
     );
 
     let seed = SeedArgs {
-        documents: 10,
+        documents: 200,
         per_patient: 10,
-        size: 1024,
+        size: 64 * 1024,
     };
     let world = World::seed(backend, &seed).await?;
     let ActorKind::Staff { practice, .. } = world.clinician.kind else {
         return Err(fail("the bench clinician is not staff"));
     };
-    let mut logins = Vec::new();
-    for n in 0..args.accounts {
+    // Two groups of accounts: one for the storm alone, one for the storm during reads.
+    let mut groups = [Vec::new(), Vec::new()];
+    for n in 0..2 * args.accounts {
         let username = format!("nurse{n}.bench");
         let account = world
             .core
@@ -75,8 +78,9 @@ pub async fn run(backend: Backend, args: &W6Args) -> Result<()> {
             )
             .await?;
         let factors = world.core.provision_totp(account.id).await?;
-        for code in &factors.recovery_codes {
-            logins.push((n, username.clone(), code.as_str().to_owned()));
+        let codes = factors.recovery_codes.iter().map(|c| c.as_str().to_owned());
+        if let Some(group) = groups.get_mut(n / args.accounts) {
+            group.push((n % args.accounts, username, codes.collect::<Vec<_>>()));
         }
     }
     // A storm comes from many places: each account signs in from its own loopback
@@ -92,56 +96,23 @@ pub async fn run(backend: Backend, args: &W6Args) -> Result<()> {
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let url = format!("http://{}/api/v1/sessions", world.addr);
-    // One sign-in per account in flight at a time (a person does not sign in ten times
-    // at once): every account's first code, then every account's second, and so on.
-    logins.sort_by_key(|(n, _, _)| *n);
-    let per_account = logins.len() / args.accounts.max(1);
-    let mut ordered = Vec::with_capacity(logins.len());
-    for round in 0..per_account {
-        for account in 0..args.accounts {
-            if let Some(login) = logins.get(account * per_account + round) {
-                ordered.push(login.clone());
-            }
-        }
-    }
-    let logins = ordered;
-    let attempts = logins.len();
-    let started = Instant::now();
-    let outcomes: Vec<bool> = futures::stream::iter(logins)
-        .map(|(n, username, code)| {
-            let client = clients.get(n);
-            let url = &url;
-            let password = &password;
-            async move {
-                let body = serde_json::json!({
-                    "username": username,
-                    "password": password.expose_secret(),
-                    "recovery_code": code,
-                });
-                let Some(client) = client else {
-                    return false;
-                };
-                client
-                    .post(url)
-                    .json(&body)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            }
-        })
-        .buffer_unordered(args.concurrency)
-        .collect()
-        .await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let ok = outcomes.iter().filter(|o| **o).count();
-    let rate = ok as f64 / elapsed;
-    world.finish().await?;
+    let [alone, during] = groups;
+
+    let (ok, attempts, elapsed) = storm(
+        clients.clone(),
+        url.clone(),
+        order(alone),
+        password.clone(),
+        args.concurrency,
+    )
+    .await;
     if ok != attempts {
         return Err(fail(format!(
             "{} of {attempts} sign-ins failed",
             attempts - ok
         )));
     }
+    let rate = ok as f64 / elapsed;
     let ratio = rate / ceiling;
     println!(
         "\nW6 — backend {}: {ok} sign-ins in {elapsed:.2}s = {rate:.1}/s; ceiling {ceiling:.1}/s; \
@@ -155,5 +126,106 @@ pub async fn run(backend: Backend, args: &W6Args) -> Result<()> {
             "NOT met"
         }
     );
+
+    // Document reads (W1's request) alone, then with a storm running beside them.
+    let reader = reqwest::Client::new();
+    let token = world.login(&reader).await?;
+    let paths: Vec<String> = world
+        .docs
+        .iter()
+        .map(|d| format!("/api/v1/documents/{}/content", d.id))
+        .collect();
+    let bearer = format!("Bearer {token}");
+    let script = wrk::write_script(
+        &world.dir.path().join("w6-reads.lua"),
+        &paths,
+        &[("Authorization", &bearer)],
+    )?;
+    let base = format!("http://{}", world.addr);
+    let load = || Load {
+        threads: 1,
+        connections: 16,
+        duration: Duration::from_secs(args.read_seconds),
+    };
+    let quiet = wrk::run(&base, &script, load()).await?;
+    let storming = tokio::spawn(storm(
+        clients,
+        url,
+        order(during),
+        password,
+        args.concurrency,
+    ));
+    let busy = wrk::run(&base, &script, load()).await?;
+    let (storm_ok, storm_attempts, storm_elapsed) = storming
+        .await
+        .map_err(|e| fail(format!("the storm task failed: {e}")))?;
+    world.finish().await?;
+    let drop = 1.0 - busy.requests_per_sec / quiet.requests_per_sec;
+    println!(
+        "reads alone {:.0}/s (p99 {}); during a storm of {storm_ok}/{storm_attempts} sign-ins \
+         ({:.1}/s) {:.0}/s (p99 {}): reads drop {:.1} % (target ≤ 10 %: {})",
+        quiet.requests_per_sec,
+        fmt_duration(quiet.p99),
+        storm_ok as f64 / storm_elapsed,
+        busy.requests_per_sec,
+        fmt_duration(busy.p99),
+        100.0 * drop,
+        if drop <= 0.10 { "met" } else { "NOT met" }
+    );
     Ok(())
+}
+
+/// One sign-in per account in flight at a time (a person does not sign in ten times at
+/// once): every account's first code, then every account's second, and so on.
+fn order(accounts: Vec<(usize, String, Vec<String>)>) -> Vec<(usize, String, String)> {
+    let rounds = accounts.iter().map(|(_, _, c)| c.len()).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for round in 0..rounds {
+        for (n, username, codes) in &accounts {
+            if let Some(code) = codes.get(round) {
+                out.push((*n, username.clone(), code.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Signs in with every (client, username, code), `concurrency` at once; returns how
+/// many succeeded, how many were tried and the seconds it took.
+async fn storm(
+    clients: Vec<reqwest::Client>,
+    url: String,
+    logins: Vec<(usize, String, String)>,
+    password: SecretString,
+    concurrency: usize,
+) -> (usize, usize, f64) {
+    let attempts = logins.len();
+    let started = Instant::now();
+    let outcomes: Vec<bool> = futures::stream::iter(logins)
+        .map(|(n, username, code)| {
+            let client = clients.get(n).cloned();
+            let url = &url;
+            let password = &password;
+            async move {
+                let Some(client) = client else {
+                    return false;
+                };
+                let body = serde_json::json!({
+                    "username": username,
+                    "password": password.expose_secret(),
+                    "recovery_code": code,
+                });
+                client
+                    .post(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let ok = outcomes.iter().filter(|o| **o).count();
+    (ok, attempts, started.elapsed().as_secs_f64())
 }
