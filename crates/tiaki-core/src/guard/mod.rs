@@ -456,7 +456,7 @@ impl Tiaki {
         })
     }
 
-    /// Refuses an actor whose account, address or practice is contained.
+    /// Refuses an actor whose account or address is contained.
     fn not_blocked(&self, actor: &Actor, ctx: &RequestContext) -> Result<(), CoreError> {
         let cache = self
             .guard
@@ -466,10 +466,11 @@ impl Tiaki {
         if cache.blocked.is_empty() {
             return Ok(());
         }
-        let mut scopes = vec![actor_scope(actor.account)];
-        scopes.extend(address_scope(ctx));
-        scopes.extend(actor.practice().map(practice_scope));
-        if scopes.iter().any(|s| cache.blocked.contains_key(s)) {
+        // Accounts and addresses are what the guard contains; a practice is never
+        // contained as a whole (its budget alerts and asks for step-up instead).
+        let actor_blocked = cache.blocked.contains_key(&actor_scope(actor.account));
+        let address_blocked = address_scope(ctx).is_some_and(|a| cache.blocked.contains_key(&a));
+        if actor_blocked || address_blocked {
             return Err(CoreError::Frozen);
         }
         Ok(())
