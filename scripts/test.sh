@@ -18,6 +18,8 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v pg_isready >/dev/null 2>&1 || missing+=(postgresql)
+# qpdf: the leak-tracing tests check served PDFs and re-save them as another tool would.
+command -v qpdf >/dev/null 2>&1 || missing+=(qpdf)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 # aiosmtpd: the real SMTP server the mail tests start (Debian's package; pip if that

@@ -37,7 +37,7 @@ impl std::fmt::Debug for Transparency {
 }
 
 /// An inclusion proof, ready to serve.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct InclusionProof {
     pub leaf_index: u64,
     pub tree_size: u64,
@@ -162,6 +162,35 @@ impl Transparency {
             hashes: proof.iter().map(to_b64).collect(),
             checkpoint: cp.note,
         }))
+    }
+
+    /// Proves many leaves against the checkpoint of `size` leaves, reading the leaf
+    /// hashes once: the checkpoint and one proof per index (`None` for an index outside
+    /// the tree), or `None` if there is no checkpoint of that size.
+    pub async fn inclusion_many(
+        &self,
+        indices: &[u64],
+        size: u64,
+    ) -> Result<Option<(StoredCheckpoint, Vec<Option<InclusionProof>>)>, AuditError> {
+        let Some(cp) = self.storage.checkpoint_at(size).await? else {
+            return Ok(None);
+        };
+        let prover = merkle::Prover::new(self.storage.leaf_hashes(0, size).await?);
+        let proofs = indices
+            .iter()
+            .map(|&index| {
+                let i = usize::try_from(index).ok()?;
+                let hashes = prover.inclusion(i)?;
+                Some(InclusionProof {
+                    leaf_index: index,
+                    tree_size: size,
+                    leaf_hash: to_b64(&prover.leaf(i)?),
+                    hashes: hashes.iter().map(to_b64).collect(),
+                    checkpoint: cp.note.clone(),
+                })
+            })
+            .collect();
+        Ok(Some((cp, proofs)))
     }
 
     /// Proves that the tree of `new` leaves extends the tree of `old` leaves.

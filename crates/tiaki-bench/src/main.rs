@@ -11,8 +11,10 @@
 
 mod components;
 mod cpu;
+mod incidents;
 mod machine;
 mod nginx;
+mod rotate;
 mod stats;
 mod w1;
 mod w6;
@@ -46,6 +48,10 @@ enum Command {
     Components(ComponentArgs),
     /// W6: sign-in throughput against the Argon2 ceiling measured in the same run.
     W6(W6Args),
+    /// Key rotation: keys re-wrapped per second by `tiaki keys rotate`'s engine.
+    Rotate(RotateArgs),
+    /// Breach response at scale: scoping an incident and queueing its notices.
+    Incidents(IncidentArgs),
 }
 
 /// Which database Tiaki runs on.
@@ -137,6 +143,30 @@ pub struct W6Args {
 }
 
 #[derive(Args, Debug, Clone)]
+pub struct RotateArgs {
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    pub backend: Backend,
+    /// Patients, each with a wrapped key.
+    #[arg(long, default_value_t = 5000)]
+    pub patients: u64,
+    /// Accounts, each with a sealed TOTP seed.
+    #[arg(long, default_value_t = 1000)]
+    pub secrets: u64,
+    /// Rows per re-wrap batch (one transaction each).
+    #[arg(long, default_value_t = 500)]
+    pub batch: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct IncidentArgs {
+    #[arg(long, value_enum, default_value_t = Backend::Postgres)]
+    pub backend: Backend,
+    /// Patients, each with one document the stolen account read.
+    #[arg(long, default_value_t = 100_000)]
+    pub patients: usize,
+}
+
+#[derive(Args, Debug, Clone)]
 pub struct ComponentArgs {
     #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
     pub backend: Backend,
@@ -185,6 +215,18 @@ fn main() -> ExitCode {
             Command::W6(args) => {
                 for backend in args.backend.each() {
                     w6::run(backend, &args).await?;
+                }
+                Ok(())
+            }
+            Command::Rotate(args) => {
+                for backend in args.backend.each() {
+                    rotate::run(backend, &args).await?;
+                }
+                Ok(())
+            }
+            Command::Incidents(args) => {
+                for backend in args.backend.each() {
+                    incidents::run(backend, &args).await?;
                 }
                 Ok(())
             }

@@ -196,6 +196,7 @@ impl Settings {
             core.staff_totp_allowed = allowed;
         }
         apply_mail(args, &data_dir, &mut core.mail)?;
+        core.archive.validate()?;
         if core.max_upload_bytes == 0 {
             return Err("max_upload_bytes must be more than 0".to_owned());
         }

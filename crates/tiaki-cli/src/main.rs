@@ -1,8 +1,13 @@
 //! The `tiaki` command: run the portal, seed demo data, migrate, sweep orphans.
 
+mod archive;
 mod audit;
 mod config;
 mod guard;
+mod incidents;
+mod keys;
+mod leaks;
+mod progress;
 mod start;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +54,32 @@ enum Command {
     Guard {
         #[command(subcommand)]
         command: guard::GuardCommand,
+    },
+    /// Breach response: open, scope, publish, notify, export, report, verify.
+    Incident {
+        #[command(subcommand)]
+        command: incidents::IncidentCommand,
+    },
+    /// Containment at scale: sign everyone (or some) out, force password resets,
+    /// freeze a module.
+    Contain {
+        #[command(subcommand)]
+        command: incidents::ContainCommand,
+    },
+    /// Key-encryption keys: status, online rotation, retirement of old versions.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Retention and the cold archive: keygen, run, restore, requests, shred.
+    Archive {
+        #[command(subcommand)]
+        command: archive::ArchiveCommand,
+    },
+    /// Leak tracing: match leaked files to documents and downloads; fingerprint coverage.
+    Leak {
+        #[command(subcommand)]
+        command: leaks::LeakCommand,
     },
     /// Delete ciphertext blobs that no document references (older than the grace period).
     Sweep {
@@ -137,6 +168,37 @@ async fn run(command: Command) -> Result<(), String> {
             let settings = Settings::load(command.config())?;
             let app = start::open(&settings).await?;
             guard::run(&app, command).await
+        }
+        Command::Incident { command } => match command.config() {
+            None => incidents::run_offline(&command),
+            Some(config) => {
+                let settings = Settings::load(config)?;
+                let app = start::open(&settings).await?;
+                incidents::run(&app, command).await
+            }
+        },
+        Command::Contain { command } => {
+            let settings = Settings::load(command.config())?;
+            let app = start::open(&settings).await?;
+            incidents::contain(&app, command).await
+        }
+        Command::Keys { command } => {
+            let settings = Settings::load(command.config())?;
+            let app = start::open(&settings).await?;
+            keys::run(&app, command).await
+        }
+        Command::Archive { command } => match command.config() {
+            None => archive::run_offline(command),
+            Some(config) => {
+                let settings = Settings::load(config)?;
+                let app = start::open(&settings).await?;
+                archive::run(&app, command).await
+            }
+        },
+        Command::Leak { command } => {
+            let settings = Settings::load(command.config())?;
+            let app = start::open(&settings).await?;
+            leaks::run(&app, command).await
         }
         Command::Sweep {
             config,

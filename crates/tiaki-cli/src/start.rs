@@ -133,6 +133,7 @@ pub async fn serve(mut settings: Settings, demo: bool) -> Result<(), String> {
         seed(&app, &settings).await?;
     }
     spawn_sweeper(app.clone());
+    app.spawn_key_watch();
     app.transparency()
         .clone()
         .spawn_cadence(Duration::from_secs(settings.core.checkpoint_seconds.max(1)));

@@ -21,13 +21,17 @@ mod e2e {
     pub mod server;
     pub mod webdriver;
 
+    mod archive;
     mod audit_log;
     mod browser;
     mod crash;
     mod drills;
     mod forms;
+    mod incidents;
     mod invitation;
+    mod keys;
     mod large;
+    mod leaks;
     mod passkeys;
     mod startup;
     mod uploads;

@@ -43,6 +43,8 @@ pub struct CoreConfig {
     pub mail: crate::mail::MailConfig,
     /// The guard's thresholds and alert sinks.
     pub guard: crate::guard::GuardConfig,
+    /// Retention rules and the archive's public key.
+    pub archive: crate::archive::ArchiveConfig,
 }
 
 impl Default for CoreConfig {
@@ -64,6 +66,7 @@ impl Default for CoreConfig {
             guardian_until_age: 14,
             mail: crate::mail::MailConfig::default(),
             guard: crate::guard::GuardConfig::default(),
+            archive: crate::archive::ArchiveConfig::default(),
         }
     }
 }

@@ -40,6 +40,10 @@ pub enum CoreError {
     TooLarge { limit_mib: u64 },
     #[error("{0}")]
     UnsupportedType(String),
+    /// The document exists and may be read, but not online: archived (ask for it back)
+    /// or erased. `code` is machine-readable, `message` is for people.
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// The audit log, the store or the keys could not answer: fail closed.
     #[error("the service cannot complete this safely right now")]
     Unavailable(String),

@@ -4,12 +4,16 @@
 //! below them, so no handler can skip a step.
 
 pub mod access;
+pub mod archive;
 pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod documents;
 mod error;
 pub mod guard;
+pub mod incidents;
+pub mod keys;
+pub mod leaks;
 pub mod mail;
 pub mod patients;
 pub mod platform;

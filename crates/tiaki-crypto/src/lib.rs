@@ -16,22 +16,27 @@
 mod envelope;
 mod error;
 mod factors;
+pub mod hpke;
 mod keyring;
 mod passwords;
 mod random;
 mod tokens;
 
+pub use envelope::{ARCHIVED_LEN, ArchivedDataKey};
 pub use envelope::{
     CHUNK_SIZE, ChunkOpener, ChunkSealer, DocumentContext, HEADER_LEN, SEALED_CHUNK_SIZE,
     SealedSecret, SecretPurpose, TAG_LEN, Vault, WrappedDataKey, WrappedPatientKey, open_stream,
     seal_stream, sealed_len,
 };
+pub use envelope::{DEFAULT_REFRESH, Refresh};
 pub use error::CryptoError;
 pub use factors::{
     TOTP_SECRET_LEN, TOTP_STEP_SECONDS, TotpSecret, generate_recovery_code, hash_recovery_code,
     totp_step,
 };
-pub use keyring::{KekVersion, Keyring, KeyringError};
+pub use keyring::{
+    FileKeySource, KekVersion, KeyLock, KeySource, Keyring, KeyringError, SourceStamp,
+};
 pub use passwords::PasswordHasher;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use tokens::{MacKey, generate_token, hash_token};

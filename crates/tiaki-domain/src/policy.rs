@@ -54,10 +54,14 @@ pub enum Action {
     ManageProxies,
     /// See, set up and end guardians' access to a child's record (practice staff).
     ManageGuardians,
+    /// A patient's security status: not affected, or which of their documents an
+    /// incident reached and when. The patient, those who may read their documents for
+    /// them, and their practice's staff (who answer their calls) see the same page.
+    ViewSecurityStatus,
 }
 
 impl Action {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::ViewOwnAccount,
         Self::ManageOwnSessions,
         Self::ChangeOwnPassword,
@@ -76,6 +80,7 @@ impl Action {
         Self::ManageGuard,
         Self::ManageProxies,
         Self::ManageGuardians,
+        Self::ViewSecurityStatus,
     ];
 
     #[must_use]
@@ -99,6 +104,7 @@ impl Action {
             Self::ManageGuard => "guard.manage",
             Self::ManageProxies => "proxy.manage",
             Self::ManageGuardians => "guardian.manage",
+            Self::ViewSecurityStatus => "security.status",
         }
     }
 }
@@ -326,7 +332,7 @@ fn proxy_needs(action: Action) -> Option<Needs> {
     use Action as A;
     match action {
         A::ViewPatient => Some(Needs::AnyScope),
-        A::ListDocuments | A::ReadDocumentMeta | A::ReadDocumentContent => {
+        A::ListDocuments | A::ReadDocumentMeta | A::ReadDocumentContent | A::ViewSecurityStatus => {
             Some(Needs::Scope(Scope::Documents, Access::Read))
         }
         // A proxy adds what the patient could add: a patient upload, never a clinical
@@ -417,6 +423,7 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
             | A::ReadDocumentMeta
             | A::ReadDocumentContent
             | A::ViewAccessHistory
+            | A::ViewSecurityStatus
             | A::ManageProxies => own_record(patient, action, &target),
             A::SearchPatients
             | A::ViewPlatformOverview
@@ -443,7 +450,8 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
                     | A::ListDocuments
                     | A::UploadDocument
                     | A::InvitePatient
-                    | A::ManageGuardians,
+                    | A::ManageGuardians
+                    | A::ViewSecurityStatus,
                     Target::Patient { practice: p, .. },
                 )
                 | (
@@ -492,6 +500,7 @@ fn own_record(me: PatientId, action: Action, target: &Target) -> Result<(), Deni
             | Action::ListDocuments
             | Action::UploadDocument
             | Action::ViewAccessHistory
+            | Action::ViewSecurityStatus
             | Action::ManageProxies,
             Target::Patient { patient, .. },
         )
@@ -514,7 +523,14 @@ fn own_record(me: PatientId, action: Action, target: &Target) -> Result<(), Deni
 fn staff_role_may(role: StaffRole, action: Action) -> bool {
     use Action as A;
     match action {
-        A::SearchPatients | A::ViewPatient | A::ListDocuments | A::ReadDocumentMeta => true,
+        // Every role at the practice may see a patient's security status: the front
+        // desk takes their calls after an incident and must tell them what the portal
+        // and the notice tell them.
+        A::SearchPatients
+        | A::ViewPatient
+        | A::ListDocuments
+        | A::ReadDocumentMeta
+        | A::ViewSecurityStatus => true,
         A::ReadDocumentContent | A::UploadDocument => {
             matches!(role, StaffRole::Clinician | StaffRole::Nurse)
         }

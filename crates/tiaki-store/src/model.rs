@@ -94,7 +94,38 @@ impl fmt::Debug for SessionRecord {
 pub struct DocumentRecord {
     pub meta: DocumentMeta,
     pub blob_key: String,
+    /// Empty unless the document is [`DocumentState::Online`].
     pub data_key: WrappedDataKey,
+    pub state: DocumentState,
+}
+
+/// Whether a document can be read online (see `archive.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DocumentState {
+    /// Its data key is wrapped by the patient key: readable with a receipt.
+    Online,
+    /// Its data key is sealed to the offline archive key; nothing online opens it.
+    Archived,
+    /// The patient's key was destroyed (crypto-shredding): nothing anywhere opens it.
+    Erased,
+}
+
+impl DocumentState {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Archived => "archived",
+            Self::Erased => "erased",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Online, Self::Archived, Self::Erased]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
 }
 
 impl fmt::Debug for DocumentRecord {
@@ -105,6 +136,7 @@ impl fmt::Debug for DocumentRecord {
             .field("patient", &self.meta.patient)
             .field("practice", &self.meta.practice)
             .field("blob_key", &self.blob_key)
+            .field("state", &self.state)
             .finish_non_exhaustive()
     }
 }

@@ -5,7 +5,9 @@
 use crate::codec::{actor_kind, from_nanos, ip_from_bytes, opt_from_nanos, parse_date, to_u64};
 use crate::crypto_types::{KekVersion, WrappedDataKey, WrappedPatientKey};
 use crate::error::StoreError;
-use crate::model::{Account, DocumentRecord, Patient, Practice, PracticeCounts, SessionRecord};
+use crate::model::{
+    Account, DocumentRecord, DocumentState, Patient, Practice, PracticeCounts, SessionRecord,
+};
 use tiaki_audit::{AuditEvent, Outcome};
 use tiaki_domain::{
     AccessId, AccountId, ContentType, DocumentId, DocumentKind, DocumentMeta, Filename, Nhi,
@@ -182,6 +184,7 @@ pub(crate) struct DocumentRow {
     uploaded_by: Uuid,
     blob_key: String,
     data_key: Vec<u8>,
+    state: String,
 }
 
 impl TryFrom<DocumentRow> for DocumentRecord {
@@ -206,6 +209,7 @@ impl TryFrom<DocumentRow> for DocumentRecord {
             meta,
             blob_key: r.blob_key,
             data_key: WrappedDataKey(r.data_key),
+            state: DocumentState::parse(&r.state).ok_or_else(|| bad("state"))?,
         })
     }
 }

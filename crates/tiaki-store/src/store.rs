@@ -19,7 +19,11 @@ pub trait Store:
     + crate::factors::FactorStore
     + crate::mail::MailStore
     + crate::guard::GuardStore
+    + crate::incidents::IncidentStore
+    + crate::keys::KeyStore
+    + crate::leaks::LeakStore
     + crate::proxies::ProxyStore
+    + crate::archive::ArchiveStore
     + Send
     + Sync
     + 'static
@@ -82,6 +86,7 @@ pub trait Store:
     /// A patient's documents, newest first.
     async fn documents_of(&self, patient: PatientId) -> Result<Vec<DocumentMeta>, StoreError>;
     /// Which of `keys` some document row references (the orphan sweep asks in batches).
+    /// An erased document's blob counts as unreferenced: its key is gone, so is it.
     async fn blob_keys_known(&self, keys: &[String]) -> Result<HashSet<String>, StoreError>;
 
     // --- audit -----------------------------------------------------------------------

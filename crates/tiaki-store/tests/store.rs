@@ -11,6 +11,8 @@
     clippy::indexing_slicing
 )]
 
+#[path = "store/archive.rs"]
+mod archive;
 #[path = "store/auth.rs"]
 mod auth;
 #[path = "store/blobs.rs"]
@@ -23,6 +25,12 @@ mod factors;
 mod fixtures;
 #[path = "store/guard.rs"]
 mod guard;
+#[path = "store/incidents.rs"]
+mod incidents;
+#[path = "store/keys.rs"]
+mod keys;
+#[path = "store/leaks.rs"]
+mod leaks;
 #[path = "store/mail.rs"]
 mod mail;
 #[path = "store/proxies.rs"]
@@ -124,6 +132,7 @@ store_stories!(
     documents::documents_round_trip,
     documents::document_insert_is_atomic,
     documents::audit_appends_in_order_and_atomically,
+    leaks::fingerprints_are_found_by_digest_and_added_once,
     auth::sessions_of_an_account_list_and_revoke,
     auth::totp_enrolment_is_confirmed_once_and_steps_never_replay,
     auth::recovery_codes_are_single_use,
@@ -138,10 +147,21 @@ store_stories!(
     guard::baseline_is_the_mean_of_a_role_at_a_practice,
     guard::containment_freezes_revokes_and_releases,
     guard::alerts_decoys_and_switches_round_trip,
+    incidents::scopes_freeze_exactly_the_matching_reads,
+    incidents::published_scopes_reach_patients_and_notices_go_once,
+    incidents::containment_changes_every_named_account_at_once,
     proxies::proxy_grants_round_trip_and_a_new_one_replaces_the_old,
     proxies::revoking_a_grant_happens_once_with_its_event,
     proxies::a_refused_grant_changes_nothing,
     proxies::racing_grants_leave_one_in_force,
+    keys::patient_keys_rewrap_only_rows_that_still_hold_what_was_read,
+    keys::sealed_secrets_rewrap_never_overwrites_a_new_enrolment,
+    keys::a_retired_version_can_no_longer_be_written,
+    keys::servers_report_the_keyring_they_use,
+    archive::archiving_swaps_the_wrapped_key_for_the_sealed_one_once,
+    archive::restoring_brings_the_key_back_and_closes_the_request,
+    archive::erasing_a_patient_shreds_every_key_once,
+    archive::retrieval_requests_are_one_open_per_document,
 );
 
 /// Stories that need the backend itself rather than `&dyn Store`.
@@ -177,6 +197,7 @@ backend_stories!(
     schema::audit_log_over_the_store,
     schema::audit_events_are_append_only,
     schema::reopening_keeps_data,
+    keys::rewraps_race_writers_without_losing_a_row,
 );
 
 async fn local_blobs() -> (blobs::Blobs, tempfile::TempDir) {

@@ -44,7 +44,7 @@ pub fn respond(opened: OpenedDocument, disposition: Disposition) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.size_bytes));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(opened.length));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -64,5 +64,13 @@ pub fn respond(opened: OpenedDocument, disposition: Disposition) -> Response {
     if let Ok(v) = HeaderValue::from_str(&opened.receipt.access_id().to_string()) {
         headers.insert("x-tiaki-access-id", v);
     }
+    // Leak tracing: the reference the copy carries, and whether it could be marked.
+    if let Ok(v) = HeaderValue::from_str(&opened.reference) {
+        headers.insert("x-tiaki-reference", v);
+    }
+    headers.insert(
+        "x-tiaki-mark",
+        HeaderValue::from_static(if opened.marked { "marked" } else { "unmarked" }),
+    );
     response
 }

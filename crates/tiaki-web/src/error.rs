@@ -75,6 +75,7 @@ then try again."
             CoreError::Invalid { code, ref message } => {
                 (StatusCode::BAD_REQUEST, code, message.clone())
             }
+            CoreError::Gone { code, ref message } => (StatusCode::GONE, code, message.clone()),
             CoreError::TooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
             }

@@ -268,6 +268,13 @@ pub const ROUTES: &[RouteSpec] = &[
         get(api::documents::content)
     ),
     route!(
+        "POST",
+        "/api/v1/documents/{document_id}/retrieval-request",
+        Api,
+        "Ask for an archived document back",
+        post(api::archive::request_retrieval)
+    ),
+    route!(
         "GET",
         "/api/v1/platform/practices",
         Api,
@@ -315,6 +322,13 @@ pub const ROUTES: &[RouteSpec] = &[
         Api,
         "Who accessed this patient's records",
         get(api::audit::history)
+    ),
+    route!(
+        "GET",
+        "/api/v1/patients/{patient_id}/security-status",
+        Api,
+        "Whether an incident reached this patient's record",
+        get(api::security_status::status)
     ),
     route!(
         "GET",
@@ -702,6 +716,13 @@ pub const ROUTES: &[RouteSpec] = &[
         get(pages::documents::download)
     ),
     route!(
+        "POST",
+        "/documents/{document_id}/retrieval-request",
+        Page,
+        "Ask for an archived document back",
+        post(pages::documents::request_retrieval)
+    ),
+    route!(
         "GET",
         "/operator",
         Page,
@@ -777,6 +798,13 @@ pub const ROUTES: &[RouteSpec] = &[
         Page,
         "Access history as CSV",
         get(pages::access::history_csv)
+    ),
+    route!(
+        "GET",
+        "/patients/{patient_id}/security-status",
+        Page,
+        "Security status",
+        get(pages::security_status::status)
     ),
     route!(
         "GET",

@@ -9,6 +9,7 @@
 
 mod web {
     pub mod account;
+    pub mod archive;
     pub mod audit;
     pub mod bola;
     pub mod content;

@@ -5,10 +5,13 @@
 use super::api::Api;
 use super::files::{self, Rng};
 use super::server::{DemoLogin, Logins as _, Server, ServerOptions, demo_copy};
+use super::uploads::read_back;
 use super::webdriver::{Browser, Driver, Element, WAIT};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+use tiaki_core::leaks::marks::originals;
+use tiaki_core::leaks::reference::Reference;
 
 // Fields drop in order: chromedriver (closing every browser) before the server, and
 // the directory holding the browser profile last of all.
@@ -198,7 +201,8 @@ async fn patient_signs_in_reads_uploads_and_signs_out() {
         shot.len()
     );
 
-    // It is stored byte for byte, as the patient's own upload.
+    // It is stored byte for byte, as the patient's own upload, and served with the
+    // reader's mark added to those bytes.
     let stored = api.documents(&patient).await;
     let doc = stored
         .iter()
@@ -208,9 +212,15 @@ async fn patient_signs_in_reads_uploads_and_signs_out() {
     assert_eq!(doc.content_type, "image/png");
     assert_eq!(doc.filename, "rash-photo.png");
     assert_eq!(doc.size_bytes, photo.len() as u64);
-    let (status, bytes) = api.content(&doc.id).await.unwrap();
-    assert_eq!(status, 200);
-    assert_eq!(files::sha256_hex(&bytes), files::sha256_hex(&photo));
+    let back = read_back(&api, &doc.id).await;
+    assert_eq!(back.status, 200);
+    assert!(
+        back.is_marked_copy_of(&doc.id, &photo),
+        "the photo served ({} bytes, {}) is not the upload ({} bytes) plus a mark",
+        back.bytes.len(),
+        back.mark,
+        photo.len()
+    );
 
     // Its page shows the image, decoded by the browser from the real content.
     let link = j
@@ -240,7 +250,8 @@ async fn patient_signs_in_reads_uploads_and_signs_out() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // A letter as plain text; opened in the browser it is exactly what was sent.
+    // A letter as plain text; opened in the browser it is exactly what was sent, with
+    // a last line naming who downloaded it.
     b.goto(&j.server.url(&format!("/patients/{patient}"))).await;
     let letter = files::text(2000, &mut j.rng);
     let letter_path = j.dir.path().join("letter.txt");
@@ -264,10 +275,22 @@ async fn patient_signs_in_reads_uploads_and_signs_out() {
             vec![],
         )
         .await;
+    let shown = shown.as_str().unwrap_or_default().as_bytes();
+    assert!(
+        originals(shown).iter().any(|o| o == &letter),
+        "the browser did not receive the letter's exact bytes plus a mark"
+    );
     assert_eq!(
-        shown.as_str().unwrap_or_default().as_bytes(),
-        letter.as_slice(),
-        "the browser did not receive the letter's exact bytes"
+        Reference::find_all(shown).len(),
+        1,
+        "the copy carries one reference"
+    );
+    let mark_line = format!("Downloaded from Tiaki by {} (", me.display_name);
+    assert!(
+        shown
+            .windows(mark_line.len())
+            .any(|w| w == mark_line.as_bytes()),
+        "the mark does not name the reader"
     );
 
     // Another patient's document is not found, like a missing one. (Twice only: a
@@ -373,9 +396,14 @@ async fn clinician_finds_own_patients_only_and_adds_a_lab_report() {
     assert_eq!(doc.kind, "lab_report");
     assert_eq!(doc.content_type, "application/pdf");
     assert_eq!(doc.size_bytes, pdf.len() as u64);
-    let (status, bytes) = api.content(&doc.id).await.unwrap();
-    assert_eq!(status, 200);
-    assert!(bytes.starts_with(b"%PDF-1.4"), "not the PDF that was sent");
+    let back = read_back(&api, &doc.id).await;
+    assert_eq!(back.status, 200);
+    assert!(
+        back.is_marked_copy_of(&doc.id, &pdf),
+        "not the PDF that was sent plus a mark ({} bytes, {})",
+        back.bytes.len(),
+        back.mark
+    );
     // The patient sees it too.
     let own = Api::login(&j.server.base, &ours.username, &ours.password).await;
     assert!(

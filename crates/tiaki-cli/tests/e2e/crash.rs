@@ -1,12 +1,13 @@
 //! Crash safety (DESIGN.md invariant 8): uploads run concurrently while the server is
 //! SIGKILLed at random moments and restarted on the same data, round after round.
-//! Afterwards every acknowledged upload reads back byte for byte, every listed
-//! document's content is there in full, and the sweep leaves exactly one ciphertext
-//! blob per document.
+//! Afterwards every acknowledged upload reads back byte for byte (under the reader's
+//! mark), every listed document's content is there in full, and the sweep leaves
+//! exactly one ciphertext blob per document.
 
 use super::api::{Api, NewFile};
 use super::files::{self, Rng};
 use super::server::{DemoLogin, Logins as _, ServerOptions, demo_copy, files_under, run_tiaki};
+use super::uploads::read_back;
 use futures::StreamExt as _;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -302,14 +303,26 @@ async fn acknowledged_uploads_survive_sigkill_and_orphans_are_swept() {
             .iter()
             .position(|p| p.username == uploaders[acked.patient].username)
             .unwrap();
-        let (status, bytes) = apis[uploader].content(&acked.id).await.unwrap();
-        assert_eq!(status, 200, "acknowledged document {} is gone", acked.id);
-        assert_eq!(bytes.len() as u64, acked.len, "document {}", acked.id);
+        let back = read_back(&apis[uploader], &acked.id).await;
         assert_eq!(
-            files::sha256_hex(&bytes),
-            acked.sha,
-            "document {} changed",
+            back.status, 200,
+            "acknowledged document {} is gone",
             acked.id
+        );
+        // The copy is served with the reader's mark; taken off, it must leave exactly
+        // what was sent.
+        let candidates = back.originals(&acked.id);
+        assert!(
+            candidates
+                .iter()
+                .any(|o| o.len() as u64 == acked.len && files::sha256_hex(o) == acked.sha),
+            "document {} changed: {} bytes served ({}), candidate originals of {:?} bytes, \
+             {} sent",
+            acked.id,
+            back.bytes.len(),
+            back.mark,
+            candidates.iter().map(Vec::len).collect::<Vec<_>>(),
+            acked.len
         );
     }
 
@@ -324,21 +337,30 @@ async fn acknowledged_uploads_survive_sigkill_and_orphans_are_swept() {
                 p.patient(),
                 "listed under the wrong patient"
             );
-            let (status, bytes) = api.content(&doc.id).await.unwrap();
+            let back = read_back(api, &doc.id).await;
             assert_eq!(
-                status, 200,
+                back.status, 200,
                 "document {} is listed but its content does not read",
                 doc.id
             );
-            assert_eq!(
-                bytes.len() as u64,
-                doc.size_bytes,
-                "document {} is cut short",
-                doc.id
-            );
+            let candidates = back.originals(&doc.id);
+            let original = candidates
+                .iter()
+                .find(|o| o.len() as u64 == doc.size_bytes)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "document {} is cut short: {} bytes served ({}), candidate originals \
+                         of {:?} bytes, {} stored",
+                        doc.id,
+                        back.bytes.len(),
+                        back.mark,
+                        candidates.iter().map(Vec::len).collect::<Vec<_>>(),
+                        doc.size_bytes
+                    )
+                });
             if doc.title.starts_with(TITLE_PREFIX) {
                 ours += 1;
-                let sha = files::sha256_hex(&bytes);
+                let sha = files::sha256_hex(original);
                 assert!(
                     record.attempted.contains_key(&sha),
                     "document {} holds bytes nobody sent",

@@ -164,6 +164,8 @@ async fn a_200_mib_document_streams_with_flat_memory_and_only_ciphertext_on_disk
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // Too large to mark in memory: it streams out as it came in, and says so.
+    assert_eq!(response.headers()["x-tiaki-mark"], "unmarked");
     let mut stream = response.bytes_stream();
     let mut received = Sha256::new();
     let mut length = 0u64;

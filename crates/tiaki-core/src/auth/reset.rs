@@ -160,40 +160,58 @@ impl Tiaki {
                 .collect()
         };
         for account in accounts.into_iter().filter(|a| !a.disabled) {
-            let Some(email) = self.store.email_of(account.id).await? else {
-                continue;
-            };
-            let now = OffsetDateTime::now_utc();
-            let minutes = self.config.mail.reset_link_minutes;
-            let (token, token_hash) = generate_token()?;
-            self.store
-                .email_token_insert(&EmailToken {
-                    token_hash,
-                    purpose: TokenPurpose::PasswordReset,
-                    account: account.id,
-                    address: None,
-                    created_at: now,
-                    expires_at: now + Duration::minutes(minutes),
-                    used_at: None,
-                })
-                .await?;
-            let link = self.link("/password-reset/complete", &token);
-            let message = messages::password_reset(&account.username, &link, minutes);
-            if let Err(e) = self.mailer.send(&email.address, message) {
-                tracing::warn!(account = %account.id, error = %e, "a reset link could not be sent");
-                continue;
-            }
-            let mut event = AuditEvent::named(
-                "account.password.reset.sent",
-                None,
-                None,
-                Outcome::Allowed,
-                ctx,
-            );
-            event.actor_account = Some(account.id);
-            self.audit.record_event(&event).await?;
+            self.send_reset_link(&account, false, ctx).await?;
         }
         Ok(())
+    }
+
+    /// Emails `account` a one-time link to set a new password, if it has a verified
+    /// address; returns whether a link was sent. `wait_for_delivery` waits for the relay or outbox
+    /// (for console commands, which exit when done) instead of queueing.
+    pub(crate) async fn send_reset_link(
+        &self,
+        account: &Account,
+        wait_for_delivery: bool,
+        ctx: &RequestContext,
+    ) -> Result<bool, CoreError> {
+        let Some(email) = self.store.email_of(account.id).await? else {
+            return Ok(false);
+        };
+        let now = OffsetDateTime::now_utc();
+        let minutes = self.config.mail.reset_link_minutes;
+        let (token, token_hash) = generate_token()?;
+        self.store
+            .email_token_insert(&EmailToken {
+                token_hash,
+                purpose: TokenPurpose::PasswordReset,
+                account: account.id,
+                address: None,
+                created_at: now,
+                expires_at: now + Duration::minutes(minutes),
+                used_at: None,
+            })
+            .await?;
+        let link = self.link("/password-reset/complete", &token);
+        let message = messages::password_reset(&account.username, &link, minutes);
+        let sent = if wait_for_delivery {
+            self.mailer.deliver(&email.address, message).await
+        } else {
+            self.mailer.send(&email.address, message)
+        };
+        if let Err(e) = sent {
+            tracing::warn!(account = %account.id, error = %e, "a reset link could not be sent");
+            return Ok(false);
+        }
+        let mut event = AuditEvent::named(
+            "account.password.reset.sent",
+            None,
+            None,
+            Outcome::Allowed,
+            ctx,
+        );
+        event.actor_account = Some(account.id);
+        self.audit.record_event(&event).await?;
+        Ok(true)
     }
 
     /// Whether a reset link can still be used (for showing its form).

@@ -11,7 +11,13 @@ use tiaki_domain::{Action, Actor, DocumentId, DocumentMeta};
 pub struct OpenedDocument {
     pub meta: DocumentMeta,
     pub receipt: Receipt,
+    /// The content as served: marked with the receipt's reference where it could be.
     pub content: BoxStream<'static, Result<Bytes, CoreError>>,
+    /// The served length (the stored size plus the mark).
+    pub length: u64,
+    /// The reference the copy carries (`TK1…`), also for an unmarked copy.
+    pub reference: String,
+    pub marked: bool,
 }
 
 impl std::fmt::Debug for OpenedDocument {
@@ -35,6 +41,7 @@ impl Tiaki {
         let (record, grant) = self
             .load_document(actor, Action::ReadDocumentContent, document, ctx)
             .await?;
+        self.refuse_offline(&record, &grant, ctx).await?;
         let size = Some(record.meta.size_bytes);
         let admission = self.admit(&grant, ctx, size).await?;
         let receipt = self.record_admitted(&grant, admission, ctx, size).await?;
@@ -68,10 +75,16 @@ impl Tiaki {
             first => first,
         };
         let content = futures::stream::iter(first).chain(content).boxed();
+        let served = self
+            .serve_marked(&record.meta, &receipt, ctx, content)
+            .await?;
         Ok(OpenedDocument {
             meta: record.meta,
             receipt,
-            content,
+            content: served.content,
+            length: served.length,
+            reference: served.reference,
+            marked: served.marked,
         })
     }
 }

@@ -13,7 +13,7 @@ use tiaki_domain::{
     Action, Actor, ActorKind, ContentType, DocumentId, DocumentKind, DocumentMeta, Filename,
     PatientId, Target, Title,
 };
-use tiaki_store::DocumentRecord;
+use tiaki_store::{DocumentRecord, DocumentState};
 use time::OffsetDateTime;
 
 /// The file's bytes as they arrive; the error is the transport's, as text.
@@ -83,6 +83,7 @@ impl Tiaki {
         let failure: Arc<Mutex<Option<Failure>>> = Arc::default();
         let counted = Arc::new(AtomicU64::new(0));
         let guarded = guard_stream(head, rest, limit, failure.clone(), counted.clone());
+        let (guarded, tap) = self.fingerprint_tap(content_type, guarded);
 
         let document = DocumentId::new();
         let doc_ctx = DocumentContext {
@@ -132,6 +133,7 @@ impl Tiaki {
             meta: meta.clone(),
             blob_key: blob_key.clone(),
             data_key,
+            state: DocumentState::Online,
         };
         let event = AuditEvent::new(
             Some(grant.actor()),
@@ -153,6 +155,7 @@ impl Tiaki {
             }
             return Err(e.into());
         }
+        self.keep_upload_fingerprints(document, tap).await;
         tracing::info!(document = %document, patient = %patient, bytes = meta.size_bytes, "document stored");
         Ok(meta)
     }

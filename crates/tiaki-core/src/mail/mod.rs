@@ -179,7 +179,52 @@ impl Mailer {
         Ok(())
     }
 
+    /// Sends `email` to `to` now, at most once per `key` where the transport allows:
+    /// the outbox writes `<key>.eml` atomically and skips a key already written, and
+    /// SMTP sends with the Message-ID `<key@domain>`, so a resend after a crash between
+    /// the relay's acceptance and the caller's record is recognisably the same message.
+    /// `key` must be letters, digits, `-` and `.` only.
+    pub async fn deliver_keyed(
+        &self,
+        to: &str,
+        email: Email,
+        key: &str,
+    ) -> Result<Delivery, MailError> {
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            return Err(MailError::Build(
+                "a delivery key must be letters, digits, - and .".into(),
+            ));
+        }
+        let message = self.build_with_id(to, email, Some(key))?;
+        let delivery = match &self.inner.transport {
+            Transport::File(_, dir) => write_once(dir, key, &message.formatted())
+                .await
+                .map_err(|e| MailError::Delivery(e.to_string()))?,
+            _ => {
+                self.deliver_built(&message).await?;
+                Delivery::Sent
+            }
+        };
+        if delivery == Delivery::Sent {
+            self.inner.sent.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(delivery)
+    }
+
     fn build(&self, to: &str, email: Email) -> Result<Message, MailError> {
+        self.build_with_id(to, email, None)
+    }
+
+    fn build_with_id(
+        &self,
+        to: &str,
+        email: Email,
+        key: Option<&str>,
+    ) -> Result<Message, MailError> {
         let to: Mailbox = to.trim().parse().map_err(|_| MailError::BadAddress)?;
         let from = self.inner.from.clone().ok_or(MailError::Disabled)?;
         let domain = from.email.domain().to_owned();
@@ -191,7 +236,10 @@ impl Mailer {
             .from(from)
             .to(to)
             .subject(email.subject)
-            .message_id(Some(format!("<{}@{domain}>", uuid::Uuid::new_v4())))
+            .message_id(Some(match key {
+                Some(key) => format!("<{key}@{domain}>"),
+                None => format!("<{}@{domain}>", uuid::Uuid::new_v4()),
+            }))
             .date_now()
             .header(ContentType::TEXT_PLAIN)
             .body(body)
@@ -218,6 +266,50 @@ impl Mailer {
             }
         }
     }
+}
+
+/// What a keyed delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// The outbox already holds this key's message: nothing was written.
+    AlreadyDelivered,
+}
+
+/// Writes `<dir>/<key>.eml` unless it exists: a temporary file, fsync, then a
+/// no-replace link into place, so a reader never sees half a message and a second
+/// writer of the same key writes nothing.
+async fn write_once(dir: &std::path::Path, key: &str, bytes: &[u8]) -> std::io::Result<Delivery> {
+    let dir = dir.to_owned();
+    let key = key.to_owned();
+    let bytes = bytes.to_vec();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let target = dir.join(format!("{key}.eml"));
+        if target.exists() {
+            return Ok(Delivery::AlreadyDelivered);
+        }
+        let temp = dir.join(format!(".{key}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        drop(file);
+        // hard_link fails if the target exists: exactly one writer wins.
+        let placed = std::fs::hard_link(&temp, &target);
+        let _ = std::fs::remove_file(&temp);
+        match placed {
+            Ok(()) => {
+                std::fs::File::open(&dir)?.sync_all()?;
+                Ok(Delivery::Sent)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Ok(Delivery::AlreadyDelivered)
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 fn smtp_transport(c: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {

@@ -16,24 +16,35 @@
 //! [`Action::ReadDocumentContent`] on exactly this document. Sealing needs no receipt:
 //! it yields only ciphertext and a wrapped key. Nothing in the public API returns an
 //! unwrapped key.
+//!
+//! Key rotation happens under a running vault: a vault that follows its key source
+//! (see `live.rs`) takes up new KEK versions without a restart, wraps only with the
+//! newest active version, and looks again at once when it meets a row wrapped under a
+//! version it does not hold yet.
 
+mod archive;
 mod chunk;
+mod live;
 mod secret;
 mod stream;
 mod wrap;
 
+pub use archive::{ARCHIVED_LEN, ArchivedDataKey};
 pub use chunk::{
     CHUNK_SIZE, ChunkOpener, ChunkSealer, HEADER_LEN, SEALED_CHUNK_SIZE, TAG_LEN, sealed_len,
 };
+pub use live::{DEFAULT_REFRESH, Refresh};
 pub use secret::{SealedSecret, SecretPurpose};
 pub use stream::{open_stream, seal_stream};
 
 use crate::error::CryptoError;
-use crate::keyring::{KekVersion, Keyring};
+use crate::keyring::{KekVersion, KeySource, Keyring, KeyringError};
 use crate::random;
 use crate::tokens::MacKey;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tiaki_audit::Receipt;
 use tiaki_domain::{Action, DocumentId, PatientId, PracticeId, SessionId, Target};
 use wrap::{KeyKind, data_key_ad, patient_key_ad};
@@ -60,56 +71,86 @@ pub struct DocumentContext {
     pub practice: PracticeId,
 }
 
-/// Seals and opens documents with the keys of one keyring. Cheap to clone (shared).
+/// Seals and opens documents with the keys of one keyring. Cheap to clone (clones share
+/// the keys, and whatever source they follow).
 #[derive(Clone)]
 pub struct Vault {
-    keyring: Arc<Keyring>,
+    keys: Arc<live::LiveKeys>,
 }
 
 impl fmt::Debug for Vault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Vault")
-            .field("keyring", &self.keyring)
+            .field("keyring", &self.keys.current())
+            .field("source", &self.keys.source())
             .finish()
     }
 }
 
 impl Vault {
+    /// A vault with a fixed keyring. Call [`Vault::follow`] to have it take up changes
+    /// (the server does, so a rotation needs no restart).
     #[must_use]
     pub fn new(keyring: Keyring) -> Self {
         Self {
-            keyring: Arc::new(keyring),
+            keys: Arc::new(live::LiveKeys::new(keyring)),
         }
+    }
+
+    /// Follows `source` from now on (see `live.rs` for when it looks): before a wrap
+    /// if it last looked more than `every` ago, and at once on meeting a KEK version it
+    /// does not hold. Every clone of this vault follows it. Returns false, changing
+    /// nothing, if the vault already follows a source.
+    pub fn follow(&self, source: Arc<dyn KeySource>, every: Duration) -> bool {
+        self.keys.follow(source, every)
+    }
+
+    /// Looks at the followed source now and takes up a changed keyring.
+    pub fn refresh(&self) -> Result<Refresh, KeyringError> {
+        self.keys.refresh()
+    }
+
+    /// The source this vault follows, if any.
+    #[must_use]
+    pub fn source(&self) -> Option<Arc<dyn KeySource>> {
+        self.keys.source()
+    }
+
+    /// The file the vault's keyring was loaded from, if it came from one.
+    #[must_use]
+    pub fn keyring_path(&self) -> Option<PathBuf> {
+        self.keys.current().path().map(ToOwned::to_owned)
     }
 
     /// The KEK version new patient keys are wrapped under.
     #[must_use]
     pub fn active_version(&self) -> KekVersion {
-        self.keyring.active_version()
+        self.keys.current().active_version()
     }
 
     /// Every KEK version the keyring holds.
     #[must_use]
     pub fn versions(&self) -> Vec<KekVersion> {
-        self.keyring.versions()
+        self.keys.current().versions()
     }
 
-    /// The keyring's MAC handle (CSRF tokens, cookies, fingerprints).
+    /// The keyring's MAC handle (CSRF tokens, cookies, fingerprints). The MAC key never
+    /// changes under a running vault: a keyring with another one is refused.
     #[must_use]
     pub fn mac_key(&self) -> MacKey {
-        self.keyring.mac_key()
+        self.keys.current().mac_key()
     }
 
     /// A CSRF token bound to `session`. See [`MacKey::csrf_token`].
     #[must_use]
     pub fn csrf_token(&self, session: &SessionId) -> String {
-        self.keyring.csrf_token(session)
+        self.keys.current().csrf_token(session)
     }
 
     /// Whether `presented` is the CSRF token for `session`. See [`MacKey::verify_csrf`].
     #[must_use]
     pub fn verify_csrf(&self, session: &SessionId, presented: &str) -> bool {
-        self.keyring.verify_csrf(session, presented)
+        self.keys.current().verify_csrf(session, presented)
     }
 
     /// A new random patient key, wrapped by the active KEK and bound to the patient and
@@ -125,6 +166,7 @@ impl Vault {
 
     /// Re-wraps a patient key under the active KEK (KEK rotation). The key itself does not
     /// change, so every data key it wraps stays valid; no plaintext key leaves the vault.
+    /// A key already under the active version is wrapped afresh all the same.
     pub fn rewrap_patient_key(
         &self,
         wrapped: &WrappedPatientKey,
@@ -174,12 +216,10 @@ impl Vault {
         patient: PatientId,
         practice: PracticeId,
     ) -> Result<WrappedPatientKey, CryptoError> {
-        let (version, kek) = self
-            .keyring
+        let keys = self.keys.for_wrapping();
+        let (version, kek) = keys
             .active_kek()
-            .ok_or(CryptoError::UnknownKeyVersion(
-                self.keyring.active_version(),
-            ))?;
+            .ok_or(CryptoError::UnknownKeyVersion(keys.active_version()))?;
         let bytes = wrap::wrap(
             kek.expose(),
             key,
@@ -198,8 +238,11 @@ impl Vault {
         patient: PatientId,
         practice: PracticeId,
     ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
-        let kek = self
-            .keyring
+        let keys = self
+            .keys
+            .holding(wrapped.kek_version)
+            .ok_or(CryptoError::UnknownKeyVersion(wrapped.kek_version))?;
+        let kek = keys
             .kek(wrapped.kek_version)
             .ok_or(CryptoError::UnknownKeyVersion(wrapped.kek_version))?;
         wrap::unwrap(

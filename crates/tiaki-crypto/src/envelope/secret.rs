@@ -82,12 +82,10 @@ impl Vault {
                 "an account secret has an unusual length",
             ));
         }
-        let (version, kek) = self
-            .keyring
+        let keys = self.keys.for_wrapping();
+        let (version, kek) = keys
             .active_kek()
-            .ok_or(CryptoError::UnknownKeyVersion(
-                self.keyring.active_version(),
-            ))?;
+            .ok_or(CryptoError::UnknownKeyVersion(keys.active_version()))?;
         let key = subkey(kek.expose(), version);
         let nonce = random::nonce()?;
         let mut body = Zeroizing::new(secret.to_vec());
@@ -109,6 +107,18 @@ impl Vault {
         })
     }
 
+    /// Seals an account secret afresh under the active KEK (KEK rotation): opened and
+    /// sealed inside the vault, so the secret itself never reaches the caller.
+    pub fn reseal_secret(
+        &self,
+        purpose: SecretPurpose,
+        account: AccountId,
+        sealed: &SealedSecret,
+    ) -> Result<SealedSecret, CryptoError> {
+        let secret = self.open_secret(purpose, account, sealed)?;
+        self.seal_secret(purpose, account, &secret)
+    }
+
     /// Opens a secret sealed by [`Vault::seal_secret`] for the same purpose and account.
     pub fn open_secret(
         &self,
@@ -117,8 +127,11 @@ impl Vault {
         sealed: &SealedSecret,
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let malformed = || CryptoError::Malformed("a sealed account secret has the wrong shape");
-        let kek = self
-            .keyring
+        let keys = self
+            .keys
+            .holding(sealed.kek_version)
+            .ok_or(CryptoError::UnknownKeyVersion(sealed.kek_version))?;
+        let kek = keys
             .kek(sealed.kek_version)
             .ok_or(CryptoError::UnknownKeyVersion(sealed.kek_version))?;
         let (format, rest) = sealed.bytes.split_first().ok_or_else(malformed)?;

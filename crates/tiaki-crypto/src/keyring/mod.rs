@@ -7,11 +7,16 @@
 //! in a KMS, and creating a keyring file says so loudly in the log.
 //!
 //! Exactly one KEK version is *active* (it wraps new patient keys); *retired* versions
-//! still unwrap, so a rotation can re-wrap rows online while both are present. The MAC
-//! key signs CSRF tokens and cookies (see [`MacKey`]). The file format is documented in
-//! `file.rs`.
+//! still unwrap, so a rotation can re-wrap rows online while both are present, and are
+//! removed ([`Keyring::remove_version`]) once no row needs them. The MAC key signs CSRF
+//! tokens and cookies (see [`MacKey`]) and never changes. The file format is documented
+//! in `file.rs`; [`KeySource`] (`source.rs`) is the seam a running vault follows and a
+//! rotation changes — the file by default, a KMS adapter in production.
 
 mod file;
+mod source;
+
+pub use source::{FileKeySource, KeyLock, KeySource, SourceStamp};
 
 use crate::error::CryptoError;
 use crate::random;
@@ -65,6 +70,18 @@ pub enum KeyringError {
     MissingVersion { path: PathBuf, version: KekVersion },
     #[error("the operating system's random number generator failed")]
     Random,
+    /// Another process holds the rotation lock of this key source.
+    #[error(
+        "another `tiaki keys` command is changing the keyring at {source_name}; wait for it \
+         to finish (a killed one releases its lock at once)"
+    )]
+    Busy { source_name: String },
+    /// A reloaded keyring was refused, and the keys in use were kept.
+    #[error("the keyring at {source_name} was not taken up: {reason}")]
+    Rejected { source_name: String, reason: String },
+    /// A change a rotation asked for would break the keyring.
+    #[error("the keyring at {} cannot be changed so: {reason}", path.display())]
+    Refused { path: PathBuf, reason: String },
 }
 
 impl From<CryptoError> for KeyringError {
@@ -188,6 +205,29 @@ impl Keyring {
         self.keks.insert(next, Secret32::generate()?);
         self.active = next;
         Ok(next)
+    }
+
+    /// Removes a retired version for good: call it only once no row still needs it
+    /// (`tiaki keys retire` counts first). The active version is refused. Returns
+    /// whether the version was there. Call [`Keyring::save`] to keep the change.
+    pub fn remove_version(&mut self, version: KekVersion) -> Result<bool, KeyringError> {
+        if version == self.active {
+            return Err(KeyringError::Refused {
+                path: self.shown_path(),
+                reason: format!("version {version} is the active version"),
+            });
+        }
+        Ok(self.keks.remove(&version).is_some())
+    }
+
+    /// Whether `other` has the same MAC key: the mark of the same keyring, as every
+    /// CSRF token, cookie and the audit log's signing key derive from it.
+    pub(crate) fn same_mac(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.mac_secret
+            .expose()
+            .ct_eq(other.mac_secret.expose())
+            .into()
     }
 
     /// The version that wraps new patient keys.

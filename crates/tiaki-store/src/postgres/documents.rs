@@ -13,7 +13,7 @@ use tiaki_domain::{DocumentId, DocumentMeta, PatientId};
 macro_rules! document_columns {
     () => {
         "id, patient_id, practice_id, kind, title, filename, content_type, size_bytes, \
-         created_at_ns, uploaded_by, blob_key, data_key"
+         created_at_ns, uploaded_by, blob_key, data_key, state"
     };
 }
 
@@ -27,7 +27,7 @@ pub(super) async fn document_insert(
     sqlx::query(concat!(
         "INSERT INTO documents (",
         document_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(m.id.as_uuid())
     .bind(m.patient.as_uuid())
@@ -41,6 +41,7 @@ pub(super) async fn document_insert(
     .bind(m.uploaded_by.as_uuid())
     .bind(&doc.blob_key)
     .bind(&doc.data_key.0)
+    .bind(doc.state.as_str())
     .execute(&mut *tx)
     .await?;
     audit::lock_sequence(&mut tx).await?;
@@ -89,10 +90,11 @@ pub(super) async fn blob_keys_known(
         return Ok(HashSet::new());
     }
     // One statement for the whole batch: the keys travel as a text[].
-    let known: Vec<String> =
-        sqlx::query_scalar("SELECT blob_key FROM documents WHERE blob_key = ANY($1)")
-            .bind(keys)
-            .fetch_all(pool)
-            .await?;
+    let known: Vec<String> = sqlx::query_scalar(
+        "SELECT blob_key FROM documents WHERE blob_key = ANY($1) AND state <> 'erased'",
+    )
+    .bind(keys)
+    .fetch_all(pool)
+    .await?;
     Ok(known.into_iter().collect())
 }

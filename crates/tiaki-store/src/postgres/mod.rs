@@ -6,11 +6,15 @@
 //! sequence numbers in commit order.
 
 mod accounts;
+mod archive;
 mod audit;
 mod auth;
 mod documents;
 mod factors;
 mod guard;
+mod incidents;
+mod keys;
+mod leaks;
 mod mail;
 mod patients;
 mod proxies;

@@ -6,11 +6,15 @@
 //! transaction never fails half-way on a lock upgrade.
 
 mod accounts;
+mod archive;
 mod audit;
 mod auth;
 mod documents;
 mod factors;
 mod guard;
+mod incidents;
+mod keys;
+mod leaks;
 mod mail;
 mod patients;
 mod proxies;

@@ -127,6 +127,7 @@ pub fn document(p: &Patient, created_offset_s: i64, uploaded_by: AccountId) -> D
         },
         blob_key: format!("documents/{id}"),
         data_key: WrappedDataKey(vec![9; 44]),
+        state: tiaki_store::DocumentState::Online,
     }
 }
 

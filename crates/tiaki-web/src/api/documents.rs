@@ -11,7 +11,9 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tiaki_core::archive::ListedDocument;
 use tiaki_domain::DocumentMeta;
+use tiaki_store::DocumentState;
 
 /// A document's metadata as the API shows it.
 #[derive(Debug, Serialize)]
@@ -26,6 +28,9 @@ pub struct DocumentBody {
     size_bytes: u64,
     created_at: String,
     content_url: String,
+    /// `online`, `archived` (ask for it back) or `erased`.
+    state: &'static str,
+    retrieval_requested_at: Option<String>,
 }
 
 impl From<DocumentMeta> for DocumentBody {
@@ -44,6 +49,21 @@ impl From<DocumentMeta> for DocumentBody {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             content_url: format!("/api/v1/documents/{}/content", m.id),
+            state: DocumentState::Online.as_str(),
+            retrieval_requested_at: None,
+        }
+    }
+}
+
+impl From<ListedDocument> for DocumentBody {
+    fn from(d: ListedDocument) -> Self {
+        Self {
+            state: d.state.as_str(),
+            retrieval_requested_at: d.retrieval_requested_at.and_then(|at| {
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            }),
+            ..Self::from(d.meta)
         }
     }
 }
@@ -55,7 +75,10 @@ pub async fn list(
     Path(patient_id): Path<String>,
 ) -> Result<Json<Vec<DocumentBody>>, ApiError> {
     let patient = path_id(&patient_id)?;
-    let docs = state.core.list_documents(&actor, patient, &ctx).await?;
+    let docs = state
+        .core
+        .list_documents_with_state(&actor, patient, &ctx)
+        .await?;
     Ok(Json(docs.into_iter().map(DocumentBody::from).collect()))
 }
 
@@ -69,7 +92,7 @@ pub async fn meta(
     Ok(Json(
         state
             .core
-            .document_meta(&actor, document, &ctx)
+            .document_with_state(&actor, document, &ctx)
             .await?
             .into(),
     ))

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
+pub mod archive;
 pub mod audit;
 pub mod documents;
 pub mod email;
@@ -13,6 +14,7 @@ pub mod password;
 pub mod patients;
 pub mod platform;
 pub mod proxies;
+pub mod security_status;
 pub mod sessions;
 
 use crate::error::Problem;

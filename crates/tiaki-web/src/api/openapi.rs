@@ -115,6 +115,8 @@ pub fn spec() -> Value {
     super::proxies::extend_openapi(&mut doc);
     super::mail_openapi::extend_openapi(&mut doc);
     super::guard::extend_openapi(&mut doc);
+    super::security_status::extend_openapi(&mut doc);
+    super::archive::extend_openapi(&mut doc);
     doc
 }
 

@@ -7,10 +7,13 @@ use crate::auth::{Ctx, PageSession, same_origin};
 use crate::content::{Disposition, respond};
 use crate::uploads::read_upload;
 use askama::Template;
+use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 use tiaki_domain::{Action, ContentType, Target};
+use tiaki_store::DocumentState;
 
 #[derive(Template)]
 #[template(path = "document.html")]
@@ -25,6 +28,13 @@ struct DocumentPage {
     size: String,
     can_read: bool,
     is_image: bool,
+    /// The content is in the offline archive (it can be asked for).
+    archived: bool,
+    /// The content was erased with the patient's key.
+    erased: bool,
+    /// When an open request asked for this archived document back.
+    requested: Option<String>,
+    csrf: String,
 }
 
 pub async fn view(
@@ -34,10 +44,11 @@ pub async fn view(
     Path(document_id): Path<String>,
 ) -> Result<Response, PageError> {
     let document = path_id(&document_id)?;
-    let meta = state
+    let listed = state
         .core
-        .document_meta(&session.actor, document, &ctx)
+        .document_with_state(&session.actor, document, &ctx)
         .await?;
+    let meta = listed.meta;
     let target = Target::Document {
         document: meta.id,
         patient: meta.patient,
@@ -57,6 +68,10 @@ pub async fn view(
             .permits_with_facts(&session.actor, Action::ReadDocumentContent, target)
             .await,
         is_image: matches!(meta.content_type, ContentType::Png | ContentType::Jpeg),
+        archived: listed.state == DocumentState::Archived,
+        erased: listed.state == DocumentState::Erased,
+        requested: listed.retrieval_requested_at.map(human_date),
+        csrf: session.csrf.clone(),
     };
     Ok(render(StatusCode::OK, &page).into_response())
 }
@@ -99,6 +114,30 @@ pub async fn download(
         Disposition::Attachment,
     )
     .await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// Asks for an archived document back, then shows its page again.
+pub async fn request_retrieval(
+    State(state): State<AppState>,
+    session: PageSession,
+    Ctx(ctx): Ctx,
+    headers: HeaderMap,
+    Path(document_id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    same_origin(&headers)?;
+    session.check_csrf(&state, &form.csrf)?;
+    let document = path_id(&document_id)?;
+    state
+        .core
+        .request_retrieval(&session.actor, document, &ctx)
+        .await?;
+    Ok(Redirect::to(&format!("/documents/{document}")).into_response())
 }
 
 pub async fn upload(

@@ -22,6 +22,7 @@ mod public_forms;
 pub mod register;
 pub mod second_factor;
 pub mod security;
+pub mod security_status;
 pub mod step_up;
 
 use crate::AppState;

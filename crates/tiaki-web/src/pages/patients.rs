@@ -94,6 +94,10 @@ pub struct DocumentRow {
     kind: &'static str,
     added: String,
     size: String,
+    /// `archived` or `erased`; `None` when it can be opened.
+    offline: Option<&'static str>,
+    archived: bool,
+    retrieval_requested: bool,
 }
 
 #[derive(Template)]
@@ -108,6 +112,7 @@ struct PatientPage {
     documents: Vec<DocumentRow>,
     can_upload: bool,
     can_see_history: bool,
+    can_see_security_status: bool,
     can_invite: bool,
     can_manage_proxies: bool,
     can_manage_guardians: bool,
@@ -133,7 +138,10 @@ pub async fn documents(
     let patient_id = path_id(&patient_id)?;
     let actor = &session.actor;
     let patient = state.core.view_patient(actor, patient_id, &ctx).await?;
-    let documents = state.core.list_documents(actor, patient_id, &ctx).await?;
+    let documents = state
+        .core
+        .list_documents_with_state(actor, patient_id, &ctx)
+        .await?;
     let target = Target::Patient {
         patient: patient.id,
         practice: patient.practice,
@@ -147,12 +155,15 @@ pub async fn documents(
         date_of_birth: patient.date_of_birth.to_string(),
         documents: documents
             .into_iter()
-            .map(|d| DocumentRow {
-                id: d.id.to_string(),
-                title: d.title.as_str().to_owned(),
-                kind: d.kind.label(),
-                added: human_date(d.created_at),
-                size: human_size(d.size_bytes),
+            .map(|l| DocumentRow {
+                id: l.meta.id.to_string(),
+                title: l.meta.title.as_str().to_owned(),
+                kind: l.meta.kind.label(),
+                added: human_date(l.meta.created_at),
+                size: human_size(l.meta.size_bytes),
+                offline: (l.state != tiaki_store::DocumentState::Online).then(|| l.state.as_str()),
+                archived: l.state == tiaki_store::DocumentState::Archived,
+                retrieval_requested: l.retrieval_requested_at.is_some(),
             })
             .collect(),
         // With the facts loaded: a proxy may upload where their grant lets them act.
@@ -161,6 +172,9 @@ pub async fn documents(
             .permits_with_facts(actor, Action::UploadDocument, target)
             .await,
         can_see_history: state.core.permits(actor, Action::ViewAccessHistory, target),
+        can_see_security_status: state
+            .core
+            .permits(actor, Action::ViewSecurityStatus, target),
         can_invite: state.core.permits(actor, Action::InvitePatient, target),
         can_manage_proxies: state.core.permits(actor, Action::ManageProxies, target),
         can_manage_guardians: state.core.permits(actor, Action::ManageGuardians, target),

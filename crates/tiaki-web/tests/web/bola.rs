@@ -327,6 +327,9 @@ async fn request(
             "invitation": "not-a-token", "username": "matrix.user", "password": "a long enough passphrase",
         })),
         ("POST", "/logout") => builder.form(&[("csrf", csrf)]),
+        ("POST", "/documents/{document_id}/retrieval-request") => {
+            builder.form(&[("csrf", csrf)])
+        }
         // An empty reason: an operator gets past the policy to a 400, anyone else a 404,
         // and nothing is contained or switched in the middle of the matrix.
         ("POST", "/api/v1/guard/containments") => builder.json(&serde_json::json!({

@@ -1,5 +1,6 @@
 //! Hostile and broken uploads get a clear error and change nothing.
 
+use super::content::Served;
 use super::harness::{Backend, PNG, World, pdf_with};
 use reqwest::Method;
 use tiaki_core::CoreConfig;
@@ -207,7 +208,7 @@ async fn hostile_filenames_are_sanitised() {
                 && !disposition.contains(".."),
             "{disposition}"
         );
-        assert_eq!(response.bytes().await.unwrap().as_ref(), PNG);
+        Served::read(response).await.assert_marked_copy_of(PNG);
     }
     // A header-splitting filename is refused outright rather than half-parsed.
     let (status, _) = post(
