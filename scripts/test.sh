@@ -63,5 +63,5 @@ if ! command -v s3s-fs >/dev/null 2>&1; then
   cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet
 fi
 
-log "cargo test --workspace"
-cargo test --workspace
+log "cargo test --workspace --no-fail-fast"
+cargo test --workspace --no-fail-fast

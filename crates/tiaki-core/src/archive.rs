@@ -25,12 +25,10 @@ pub use erase::ErasureReport;
 pub use requests::ListedDocument;
 pub use run::{ArchivePlan, ArchiveReport};
 
-use tiaki_audit::{AuditEvent, Outcome, RequestContext};
+use tiaki_audit::{AuditEvent, RequestContext};
 use tiaki_domain::Target;
 
 /// An event about something done from the server console.
 fn console_event(action: &str, target: &Target, ctx: &RequestContext) -> AuditEvent {
-    let mut event = AuditEvent::named(action, None, Some(target), Outcome::Allowed, ctx);
-    "console".clone_into(&mut event.actor_role);
-    event
+    crate::incidents::console_event(action, Some(target), ctx)
 }

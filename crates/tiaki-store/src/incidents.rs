@@ -257,12 +257,14 @@ pub trait IncidentStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<PatientId>, StoreError>;
 
-    /// A scope's accesses of the given patients, in leaf order.
+    /// A scope's accesses of the patients with ids in `(after, through]` (a page of
+    /// [`IncidentStore::incident_patients`]), in leaf order.
     async fn incident_accesses_of(
         &self,
         number: u64,
         version: u64,
-        patients: &[PatientId],
+        after: Option<PatientId>,
+        through: PatientId,
     ) -> Result<Vec<IncidentAccess>, StoreError>;
 
     /// Where each patient's notice goes (patients that do not exist are left out).

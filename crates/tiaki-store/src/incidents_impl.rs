@@ -390,6 +390,9 @@ macro_rules! impl_incident_store {
                 .fetch_one(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                // A scope can add a hundred thousand rows at once: refresh the planner's
+                // statistics so paging through them uses the indexes.
+                sqlx::query("ANALYZE incident_accesses").execute(&self.pool).await?;
                 row.try_into().map(Some)
             }
 
@@ -560,31 +563,25 @@ macro_rules! impl_incident_store {
                 &self,
                 number: u64,
                 version: u64,
-                patients: &[::tiaki_domain::PatientId],
+                after: Option<::tiaki_domain::PatientId>,
+                through: ::tiaki_domain::PatientId,
             ) -> Result<Vec<$crate::incidents::IncidentAccess>, $crate::error::StoreError>
             {
                 use $crate::codec::to_i64;
-                use $crate::incidents_impl::{ACCESS_COLUMNS, AccessRow, BATCH, placeholders};
-                let mut out = Vec::new();
-                for chunk in patients.chunks(BATCH) {
-                    let sql = format!(
-                        "SELECT incident, {ACCESS_COLUMNS} FROM incident_accesses \
-                         WHERE incident = $1 AND version = $2 AND patient_id IN ({}) \
-                         ORDER BY leaf_index",
-                        placeholders(3, chunk.len())
-                    );
-                    let mut q = sqlx::query_as::<_, AccessRow>(sqlx::AssertSqlSafe(sql))
-                        .bind(to_i64(number)?)
-                        .bind(to_i64(version)?);
-                    for p in chunk {
-                        q = q.bind(*p.as_uuid());
-                    }
-                    for row in q.fetch_all(&self.pool).await? {
-                        out.push(row.try_into()?);
-                    }
-                }
-                out.sort_by_key(|a: &$crate::incidents::IncidentAccess| a.leaf_index);
-                Ok(out)
+                use $crate::incidents_impl::{ACCESS_COLUMNS, AccessRow};
+                let after = after.map_or(::uuid::Uuid::nil(), |p| *p.as_uuid());
+                let rows: Vec<AccessRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT incident, {ACCESS_COLUMNS} FROM incident_accesses \
+                     WHERE incident = $1 AND version = $2 AND patient_id > $3 \
+                     AND patient_id <= $4 ORDER BY leaf_index"
+                )))
+                .bind(to_i64(number)?)
+                .bind(to_i64(version)?)
+                .bind(after)
+                .bind(through.as_uuid())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
             }
 
             async fn notice_recipients(

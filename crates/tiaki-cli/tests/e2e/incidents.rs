@@ -297,6 +297,21 @@ fn notice_of(outbox: &Path, number: u64, patient: &str) -> Option<String> {
         .map(|raw| decode_qp(&raw))
 }
 
+/// A served copy of the demo: its directory, data directory, server and logins.
+fn demo_server() -> (
+    tempfile::TempDir,
+    PathBuf,
+    super::server::Server,
+    Vec<DemoLogin>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    demo_copy(&data);
+    let server = ServerOptions::new(&data).demo().start();
+    let logins = server.logins();
+    (dir, data, server, logins)
+}
+
 struct Replay {
     server: super::server::Server,
     logins: Vec<DemoLogin>,
@@ -310,11 +325,7 @@ struct Replay {
 /// practice reads some records legitimately, then their password and authenticator
 /// are used from an attacker's address.
 async fn replay() -> Replay {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    demo_copy(&data);
-    let server = ServerOptions::new(&data).demo().start();
-    let logins = server.logins();
+    let (dir, data, server, logins) = demo_server();
     let base = server.base.clone();
     let practices = practices(&logins);
     let home = &practices[0];
@@ -609,4 +620,62 @@ async fn a_notice_run_killed_midway_and_resumed_sends_each_patient_exactly_one()
             "a notice for an unaffected patient: {file}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn containment_commands_sign_everyone_out_and_force_resets() {
+    let (_dir, data, server, logins) = demo_server();
+    let base = server.base.clone();
+    let practice = practices(&logins)[0].clone();
+    let clinician = staff(&logins, &practice, "clinician").clone();
+    let patient = logins.patients_of(&practice)[0].clone();
+    let doctor = login(&base, &logins, &clinician.username, address(20, 0, 1)).await;
+    let them = login(&base, &logins, &patient.username, address(20, 0, 2)).await;
+    let me = |api: &Api| {
+        let api = api.clone();
+        async move { api.get_raw("/api/v1/me").await.unwrap().0 }
+    };
+    assert_eq!((me(&doctor).await, me(&them).await), (200, 200));
+
+    // A name that does not exist: nothing changes.
+    let mut args: Vec<std::ffi::OsString> =
+        ["contain", "reset", "--account"].map(Into::into).to_vec();
+    args.push(clinician.username.clone().into());
+    args.push("--account".into());
+    args.push("nobody.at.all".into());
+    args.push("--data-dir".into());
+    args.push(data.clone().into());
+    let refused = run_tiaki(args);
+    assert!(!refused.status.success());
+    assert!(
+        refused.stderr.contains("nothing was changed"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(me(&doctor).await, 200, "a refused command changes nothing");
+
+    // A forced reset: the session dies and the password no longer signs in.
+    let done = cli(
+        &data,
+        &["contain", "reset", "--account", &clinician.username],
+    );
+    assert!(done.stdout.contains("for 1 accounts"), "{}", done.stdout);
+    assert_eq!(me(&doctor).await, 401);
+    assert_eq!(me(&them).await, 200, "others are untouched");
+    let again = sign_in(
+        &client_from(address(20, 0, 1)),
+        &base,
+        &clinician.username,
+        &clinician.password,
+    )
+    .await;
+    assert!(again.is_err(), "the old password is dead");
+
+    // Everyone out.
+    let out = cli(&data, &["contain", "sessions", "--everyone"]);
+    assert!(out.stdout.starts_with("Revoked "), "{}", out.stdout);
+    assert_eq!(me(&them).await, 401);
+    // Signing in again still works for those not reset.
+    let back = login(&base, &logins, &patient.username, address(20, 0, 2)).await;
+    assert_eq!(me(&back).await, 200);
 }

@@ -94,18 +94,14 @@ fn keyring_versions(data: &Path) -> Vec<(u64, String)> {
 /// Signs in with the account's authenticator app (not a recovery code), which opens
 /// its sealed TOTP seed on the server.
 async fn totp_sign_in(base: &str, login: &DemoLogin) -> Result<Api, String> {
-    let secret = tiaki_crypto::TotpSecret::from_base32(&login.totp_secret).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let code = super::server::fresh_totp(login).unwrap();
     let http = client();
     let response = http
         .post(format!("{base}/api/v1/sessions"))
         .json(&json!({
             "username": login.username,
             "password": login.password,
-            "totp": secret.code_at(now).unwrap(),
+            "totp": code,
         }))
         .send()
         .await

@@ -322,12 +322,43 @@ pub fn second_factor(username: &str, password: &str) -> Option<(&'static str, St
     if let Some(code) = login.recovery_codes.pop() {
         return Some(("recovery_code", code));
     }
+    let login = login.clone();
+    drop(known);
+    Some(("totp", fresh_totp(&login)?))
+}
+
+/// The TOTP step last handed out per username, across this process.
+static TOTP_STEPS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+
+/// A current authenticator code for `login` from a 30-second step no earlier code for
+/// this username came from: a server accepts each step once per account, and tests
+/// running side by side sign the same demo accounts in. Waits for the next step when
+/// this one is taken.
+#[must_use]
+pub fn fresh_totp(login: &DemoLogin) -> Option<String> {
     let secret = tiaki_crypto::TotpSecret::from_base32(&login.totp_secret)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some(("totp", secret.code_at(now).ok()?))
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        let step = now / 30;
+        {
+            let mut steps = TOTP_STEPS.lock().ok()?;
+            match steps.iter_mut().find(|(u, _)| *u == login.username) {
+                Some((_, last)) if *last >= step => {}
+                Some((_, last)) => {
+                    *last = step;
+                    return secret.code_at(now).ok();
+                }
+                None => {
+                    steps.push((login.username.clone(), step));
+                    return secret.code_at(now).ok();
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_secs((step + 1) * 30 - now) + Duration::from_millis(200));
+    }
 }
 
 impl DemoLogin {

@@ -152,10 +152,10 @@ impl Tiaki {
             let Some(last) = page.last().copied() else {
                 break;
             };
-            after = Some(last);
             let drafts = self
-                .render_page(&incident, version, &page, &base_url)
+                .render_page(&incident, version, after, &page, &base_url)
                 .await?;
+            after = Some(last);
             added += self
                 .store
                 .notices_queue(number, version, &drafts, OffsetDateTime::now_utc())
@@ -178,12 +178,16 @@ impl Tiaki {
         &self,
         incident: &Incident,
         version: u64,
+        after: Option<PatientId>,
         patients: &[PatientId],
         base_url: &str,
     ) -> Result<Vec<NoticeDraft>, CoreError> {
+        let Some(&through) = patients.last() else {
+            return Ok(Vec::new());
+        };
         let accesses = self
             .store
-            .incident_accesses_of(incident.number, version, patients)
+            .incident_accesses_of(incident.number, version, after, through)
             .await?;
         let mut by_patient: HashMap<PatientId, Vec<IncidentAccess>> = HashMap::new();
         for a in accesses {
