@@ -156,6 +156,8 @@ async fn invitation_registration_totp_enrolment_and_sign_in() {
     b.fill("#code", &totp.code_at(now).unwrap()).await;
     let confirm = b.find("#confirm").await;
     b.click(&confirm).await;
+    // The next page may still be loading: wait for the codes before counting them.
+    b.find("#recovery-codes li code").await;
     let codes = b.find_all("#recovery-codes li code").await;
     assert_eq!(codes.len(), 10, "ten recovery codes are shown once");
     let recovery = b.text(&codes[0]).await;
