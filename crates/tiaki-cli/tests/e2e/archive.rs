@@ -543,6 +543,26 @@ async fn shredding_a_patient_leaves_nothing_of_theirs_readable() {
             .iter()
             .all(|d| d["state"] == "erased")
     );
+    // Nothing more can be added to an erased record: a clear 410, and nothing stored.
+    let (status, body) = api
+        .upload(
+            gone.patient(),
+            super::api::NewFile {
+                title: "After erasure",
+                kind: None,
+                filename: "note.txt",
+                mime: "text/plain",
+                bytes: b"written after the record was erased".to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (410, Some("erased")),
+        "{body}"
+    );
+    assert_eq!(listed(&api, gone.patient()).await.len(), ids.len());
     let o = online(&s.data).await;
     let patient: PatientId = gone.patient().parse().unwrap();
     assert!(o.patient_keys.iter().all(|(p, _)| *p != patient));

@@ -91,11 +91,19 @@ impl Tiaki {
             patient,
             practice,
         };
-        let patient_key = self
-            .store
-            .patient_key(patient)
-            .await?
-            .ok_or_else(|| CoreError::Unavailable("patient key missing".into()))?;
+        let Some(patient_key) = self.store.patient_key(patient).await? else {
+            // Erased at their request: nothing more can be added (a clear 410, not a
+            // fault); otherwise a missing key is a fault.
+            if self.store.patient_erased_at(patient).await?.is_some() {
+                return Err(CoreError::Gone {
+                    code: "erased",
+                    message: "This record was erased at the patient's request; nothing \
+                              more can be added to it."
+                        .into(),
+                });
+            }
+            return Err(CoreError::Unavailable("patient key missing".into()));
+        };
         let (data_key, sealer) = self.vault.seal_document(&patient_key, &doc_ctx)?;
         let blob_key = format!("documents/{document}");
 
