@@ -120,21 +120,7 @@ pub async fn run(app: &Tiaki, command: GuardCommand) -> Result<(), String> {
             state,
             reason,
             ..
-        } => {
-            let module = Module::parse(&module).ok_or_else(|| {
-                format!(
-                    "unknown module {module:?}; modules: {}",
-                    Module::ALL.map(Module::as_str).join(", ")
-                )
-            })?;
-            let state = ModuleState::parse(&state)
-                .ok_or_else(|| format!("unknown state {state:?}; use open, read_only or closed"))?;
-            app.set_module_state(who, module, state, &reason, &ctx)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("{} is now {}.", module.as_str(), state.as_str());
-            Ok(())
-        }
+        } => set_switch(app, &module, &state, &reason, &ctx).await,
         GuardCommand::Canaries { .. } => {
             for c in app.canaries().await.map_err(|e| e.to_string())? {
                 println!(
@@ -149,4 +135,28 @@ pub async fn run(app: &Tiaki, command: GuardCommand) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Sets a module's kill switch from the console, naming the modules and states a
+/// mistyped one could have been.
+pub async fn set_switch(
+    app: &Tiaki,
+    module: &str,
+    state: &str,
+    reason: &str,
+    ctx: &RequestContext,
+) -> Result<(), String> {
+    let module = Module::parse(module).ok_or_else(|| {
+        format!(
+            "unknown module {module:?}; modules: {}",
+            Module::ALL.map(Module::as_str).join(", ")
+        )
+    })?;
+    let state = ModuleState::parse(state)
+        .ok_or_else(|| format!("unknown state {state:?}; use open, read_only or closed"))?;
+    app.set_module_state(GuardOperator::Console, module, state, reason, ctx)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{} is now {}.", module.as_str(), state.as_str());
+    Ok(())
 }

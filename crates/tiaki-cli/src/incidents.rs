@@ -6,10 +6,8 @@ use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use tiaki_audit::RequestContext;
 use tiaki_core::Tiaki;
-use tiaki_core::guard::{GuardOperator, Module};
 use tiaki_core::incidents::{Criteria, NoticeRun, ScopeExport, ScopeModule, regulator_report};
 use tiaki_domain::AccountId;
-use tiaki_store::ModuleState;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -463,41 +461,19 @@ pub async fn contain(app: &Tiaki, command: ContainCommand) -> Result<(), String>
             state,
             reason,
             ..
-        } => {
-            let module = Module::parse(&module).ok_or_else(|| {
-                format!(
-                    "unknown module {module:?}; modules: {}",
-                    Module::ALL.map(Module::as_str).join(", ")
-                )
-            })?;
-            let state = ModuleState::parse(&state)
-                .ok_or_else(|| format!("unknown state {state:?}; use open, read_only or closed"))?;
-            app.set_module_state(GuardOperator::Console, module, state, &reason, &ctx)
-                .await
-                .map_err(err)?;
-            println!("{} is now {}.", module.as_str(), state.as_str());
-            Ok(())
-        }
+        } => crate::guard::set_switch(app, &module, &state, &reason, &ctx).await,
     }
 }
 
+/// Account ids for names (usernames or ids), all checked before anything changes.
 async fn resolve(app: &Tiaki, names: &[String]) -> Result<Vec<AccountId>, String> {
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
-        let name = name.trim();
-        if let Ok(id) = name.parse::<AccountId>() {
-            ids.push(id);
-            continue;
-        }
-        match app
-            .store()
-            .account_by_username(&name.to_lowercase())
+        let id = app
+            .resolve_actor(name)
             .await
-            .map_err(err)?
-        {
-            Some(a) => ids.push(a.id),
-            None => return Err(format!("there is no account {name:?}; nothing was changed")),
-        }
+            .map_err(|e| format!("{e}; nothing was changed"))?;
+        ids.push(id);
     }
     Ok(ids)
 }

@@ -11,6 +11,7 @@
 //! - the notice sender killed midway and run again: every patient gets exactly one.
 
 use super::api::{Api, sign_in};
+use super::invitation::decode_qp;
 use super::server::{
     DemoLogin, Logins as _, Ran, ServerOptions, TIAKI, demo_copy, run_tiaki, second_factor,
 };
@@ -147,30 +148,6 @@ fn export_of(dir: &Path, number: u64) -> (PathBuf, Value) {
         .expect("an export");
     let value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     (path, value)
-}
-
-/// Undoes quoted-printable (soft line breaks and `=XX`).
-fn decode_qp(raw: &str) -> String {
-    let joined = raw.replace("=\r\n", "").replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = joined
-            .get(i + 1..i + 3)
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'=', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// (reference, moment) pairs in a text: "... on 2026-11-20 14:03:12 UTC (reference ABC)."

@@ -31,7 +31,7 @@ async fn sign_out(b: &Browser) {
 }
 
 /// Undoes quoted-printable (soft line breaks and `=XX`).
-fn decode_qp(raw: &str) -> String {
+pub fn decode_qp(raw: &str) -> String {
     let joined = raw.replace("=\r\n", "").replace("=\n", "");
     let mut out = Vec::new();
     let bytes = joined.as_bytes();

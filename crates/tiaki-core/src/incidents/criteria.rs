@@ -173,7 +173,9 @@ impl Tiaki {
         })
     }
 
-    async fn resolve_actor(&self, name: &str) -> Result<AccountId, CoreError> {
+    /// An account named by username or id. An unknown username is an error; an id is
+    /// taken as given (the audit log may name accounts since removed).
+    pub async fn resolve_actor(&self, name: &str) -> Result<AccountId, CoreError> {
         let name = name.trim();
         if let Ok(id) = Uuid::parse_str(name) {
             return Ok(AccountId::from_uuid(id));
