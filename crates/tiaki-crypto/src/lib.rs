@@ -29,6 +29,7 @@ pub use envelope::{
     seal_stream, sealed_len,
 };
 pub use envelope::{DEFAULT_REFRESH, Refresh};
+pub use envelope::{EntryContext, EntryOpener, EntryPurpose, MAX_ENTRY_LEN};
 pub use error::CryptoError;
 pub use factors::{
     TOTP_SECRET_LEN, TOTP_STEP_SECONDS, TotpSecret, generate_recovery_code, hash_recovery_code,

@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+#[path = "crypto/entries.rs"]
+mod entries;
 #[path = "crypto/envelope.rs"]
 mod envelope;
 #[path = "crypto/factors.rs"]

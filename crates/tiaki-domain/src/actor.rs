@@ -38,6 +38,9 @@ pub enum ActorKind {
     },
     /// A platform operator.
     Operator { role: OperatorRole },
+    /// A practice management system feeding one practice's records (SMART Backend
+    /// Services client credentials).
+    Integration { practice: PracticeId },
 }
 
 /// An authenticated caller: the account, the session it came through and what it is.
@@ -56,6 +59,7 @@ impl Actor {
             ActorKind::Patient { .. } => "patient",
             ActorKind::Staff { role, .. } => role.as_str(),
             ActorKind::Operator { role } => role.as_str(),
+            ActorKind::Integration { .. } => "integration",
         }
     }
 
@@ -63,9 +67,9 @@ impl Actor {
     #[must_use]
     pub fn practice(&self) -> Option<PracticeId> {
         match self.kind {
-            ActorKind::Patient { practice, .. } | ActorKind::Staff { practice, .. } => {
-                Some(practice)
-            }
+            ActorKind::Patient { practice, .. }
+            | ActorKind::Staff { practice, .. }
+            | ActorKind::Integration { practice } => Some(practice),
             ActorKind::Operator { .. } => None,
         }
     }

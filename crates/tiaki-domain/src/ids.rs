@@ -99,3 +99,20 @@ id_type!(
     /// One device an account trusts to skip the second factor for a while.
     TrustedDeviceId
 );
+id_type!(
+    /// One entry of a patient's health record: a condition, medication, allergy,
+    /// immunisation, result or visit summary.
+    EntryId
+);
+id_type!(
+    /// One request for a repeat prescription.
+    PrescriptionRequestId
+);
+id_type!(
+    /// One thread of secure messages between a patient and their practice.
+    ThreadId
+);
+id_type!(
+    /// One secure message in a thread.
+    MessageId
+);

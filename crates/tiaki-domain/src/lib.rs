@@ -14,7 +14,8 @@ pub mod proxy;
 pub use actor::{Actor, ActorKind, OperatorRole, StaffRole};
 pub use document::{ContentType, DocumentKind, DocumentMeta, Filename, Title};
 pub use ids::{
-    AccessId, AccountId, DocumentId, InvitationId, PatientId, PracticeId, ProxyGrantId, SessionId,
+    AccessId, AccountId, DocumentId, EntryId, InvitationId, MessageId, PatientId, PracticeId,
+    PrescriptionRequestId, ProxyGrantId, SessionId, ThreadId,
 };
 pub use nhi::Nhi;
 pub use policy::{Action, Denied, Facts, Grant, Target, Via, authorize, authorize_with};

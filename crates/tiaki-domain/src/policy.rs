@@ -58,10 +58,40 @@ pub enum Action {
     /// incident reached and when. The patient, those who may read their documents for
     /// them, and their practice's staff (who answer their calls) see the same page.
     ViewSecurityStatus,
+    /// A patient's health record: conditions, medications, allergies, immunisations,
+    /// released results, visit summaries (held results only for clinical staff).
+    ReadRecords,
+    /// Add to or correct a patient's health record (clinical staff, practice systems).
+    WriteRecords,
+    /// Release a held result to the patient (the clinician who reviews it).
+    ReleaseResults,
+    /// A patient's appointments, and the free times they may book.
+    ViewAppointments,
+    /// Book, cancel or reschedule a patient's appointment.
+    BookAppointment,
+    /// The practice's calendar: every appointment of the day, by clinician (staff).
+    ViewCalendar,
+    /// Clinicians' schedules, appointment types and booking rules (the front desk).
+    ManageSchedule,
+    /// A patient's repeat prescription requests and their history.
+    ViewPrescriptions,
+    /// Ask for a repeat of a current long-term medication.
+    RequestPrescription,
+    /// The practice's queue of repeat prescription requests.
+    ViewPrescriptionQueue,
+    /// Approve or decline a repeat prescription request (a clinician).
+    DecidePrescription,
+    /// Read a patient's message threads with the practice.
+    ReadMessages,
+    /// Start a thread or reply in one.
+    SendMessage,
+    /// The practice inbox: threads' subjects, unread counts and who they are assigned
+    /// to, and assigning them (every staff role triages).
+    TriageMessages,
 }
 
 impl Action {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 33] = [
         Self::ViewOwnAccount,
         Self::ManageOwnSessions,
         Self::ChangeOwnPassword,
@@ -81,6 +111,20 @@ impl Action {
         Self::ManageProxies,
         Self::ManageGuardians,
         Self::ViewSecurityStatus,
+        Self::ReadRecords,
+        Self::WriteRecords,
+        Self::ReleaseResults,
+        Self::ViewAppointments,
+        Self::BookAppointment,
+        Self::ViewCalendar,
+        Self::ManageSchedule,
+        Self::ViewPrescriptions,
+        Self::RequestPrescription,
+        Self::ViewPrescriptionQueue,
+        Self::DecidePrescription,
+        Self::ReadMessages,
+        Self::SendMessage,
+        Self::TriageMessages,
     ];
 
     #[must_use]
@@ -105,6 +149,20 @@ impl Action {
             Self::ManageProxies => "proxy.manage",
             Self::ManageGuardians => "guardian.manage",
             Self::ViewSecurityStatus => "security.status",
+            Self::ReadRecords => "record.read",
+            Self::WriteRecords => "record.write",
+            Self::ReleaseResults => "result.release",
+            Self::ViewAppointments => "appointment.view",
+            Self::BookAppointment => "appointment.book",
+            Self::ViewCalendar => "calendar.view",
+            Self::ManageSchedule => "schedule.manage",
+            Self::ViewPrescriptions => "prescription.view",
+            Self::RequestPrescription => "prescription.request",
+            Self::ViewPrescriptionQueue => "prescription.queue",
+            Self::DecidePrescription => "prescription.decide",
+            Self::ReadMessages => "message.read",
+            Self::SendMessage => "message.send",
+            Self::TriageMessages => "message.triage",
         }
     }
 }
@@ -338,7 +396,22 @@ fn proxy_needs(action: Action) -> Option<Needs> {
         // A proxy adds what the patient could add: a patient upload, never a clinical
         // document (the core makes every upload by a patient account a patient upload).
         A::UploadDocument => Some(Needs::Scope(Scope::Documents, Access::Act)),
-        A::ViewAccessHistory
+        A::ReadRecords => Some(Needs::Scope(Scope::Records, Access::Read)),
+        A::ViewAppointments => Some(Needs::Scope(Scope::Appointments, Access::Read)),
+        A::BookAppointment => Some(Needs::Scope(Scope::Appointments, Access::Act)),
+        A::ViewPrescriptions => Some(Needs::Scope(Scope::Prescriptions, Access::Read)),
+        A::RequestPrescription => Some(Needs::Scope(Scope::Prescriptions, Access::Act)),
+        A::ReadMessages => Some(Needs::Scope(Scope::Messages, Access::Read)),
+        A::SendMessage => Some(Needs::Scope(Scope::Messages, Access::Act)),
+        // What only the practice does stays the practice's.
+        A::WriteRecords
+        | A::ReleaseResults
+        | A::ViewCalendar
+        | A::ManageSchedule
+        | A::ViewPrescriptionQueue
+        | A::DecidePrescription
+        | A::TriageMessages
+        | A::ViewAccessHistory
         | A::ManageProxies
         | A::ManageGuardians
         | A::ViewOwnAccount
@@ -424,8 +497,22 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
             | A::ReadDocumentContent
             | A::ViewAccessHistory
             | A::ViewSecurityStatus
-            | A::ManageProxies => own_record(patient, action, &target),
+            | A::ManageProxies
+            | A::ReadRecords
+            | A::ViewAppointments
+            | A::BookAppointment
+            | A::ViewPrescriptions
+            | A::RequestPrescription
+            | A::ReadMessages
+            | A::SendMessage => own_record(patient, action, &target),
             A::SearchPatients
+            | A::WriteRecords
+            | A::ReleaseResults
+            | A::ViewCalendar
+            | A::ManageSchedule
+            | A::ViewPrescriptionQueue
+            | A::DecidePrescription
+            | A::TriageMessages
             | A::ViewPlatformOverview
             | A::ViewOwnAccount
             | A::ManageOwnSessions
@@ -443,29 +530,15 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
             if !staff_role_may(role, action) {
                 return Err(Denied::RoleNotPermitted);
             }
-            match (action, target) {
-                (A::SearchPatients, Target::Practice(p))
-                | (
-                    A::ViewPatient
-                    | A::ListDocuments
-                    | A::UploadDocument
-                    | A::InvitePatient
-                    | A::ManageGuardians
-                    | A::ViewSecurityStatus,
-                    Target::Patient { practice: p, .. },
-                )
-                | (
-                    A::ReadDocumentMeta | A::ReadDocumentContent,
-                    Target::Document { practice: p, .. },
-                ) => {
-                    if p == practice {
-                        Ok(())
-                    } else {
-                        Err(Denied::OtherPractice)
-                    }
-                }
-                _ => Err(Denied::TargetMismatch),
+            within_practice(practice, action, target)
+        }
+
+        // Practice systems: their own practice's records, by what they feed.
+        (ActorKind::Integration { practice }, action, target) => {
+            if !integration_may(action) {
+                return Err(Denied::RoleNotPermitted);
             }
+            within_practice(practice, action, target)
         }
 
         // Operators: the platform's shape, never a patient's record.
@@ -493,6 +566,69 @@ fn decide(actor: &Actor, action: Action, target: &Target) -> Result<(), Denied> 
     }
 }
 
+/// Staff and practice systems act only within their own practice, on targets of the
+/// right kind for the action.
+fn within_practice(practice: PracticeId, action: Action, target: Target) -> Result<(), Denied> {
+    use Action as A;
+    match (action, target) {
+        (
+            A::SearchPatients
+            | A::ViewCalendar
+            | A::ManageSchedule
+            | A::ViewPrescriptionQueue
+            | A::TriageMessages,
+            Target::Practice(p),
+        )
+        | (
+            A::ViewPatient
+            | A::ListDocuments
+            | A::UploadDocument
+            | A::InvitePatient
+            | A::ManageGuardians
+            | A::ViewSecurityStatus
+            | A::ReadRecords
+            | A::WriteRecords
+            | A::ReleaseResults
+            | A::ViewAppointments
+            | A::BookAppointment
+            | A::ViewPrescriptions
+            | A::DecidePrescription
+            | A::ReadMessages
+            | A::SendMessage,
+            Target::Patient { practice: p, .. },
+        )
+        | (A::ReadDocumentMeta | A::ReadDocumentContent, Target::Document { practice: p, .. }) => {
+            if p == practice {
+                Ok(())
+            } else {
+                Err(Denied::OtherPractice)
+            }
+        }
+        _ => Err(Denied::TargetMismatch),
+    }
+}
+
+/// What a practice management system may do at its own practice: find patients, feed
+/// their record (results, documents, appointments) and read back what it fed. It never
+/// acts as a patient and never sees patients' messages.
+fn integration_may(action: Action) -> bool {
+    use Action as A;
+    matches!(
+        action,
+        A::SearchPatients
+            | A::ViewPatient
+            | A::ListDocuments
+            | A::UploadDocument
+            | A::ReadDocumentMeta
+            | A::ReadDocumentContent
+            | A::ReadRecords
+            | A::WriteRecords
+            | A::ViewAppointments
+            | A::BookAppointment
+            | A::ViewCalendar
+    )
+}
+
 fn own_record(me: PatientId, action: Action, target: &Target) -> Result<(), Denied> {
     let whose = match (action, *target) {
         (
@@ -501,7 +637,14 @@ fn own_record(me: PatientId, action: Action, target: &Target) -> Result<(), Deni
             | Action::UploadDocument
             | Action::ViewAccessHistory
             | Action::ViewSecurityStatus
-            | Action::ManageProxies,
+            | Action::ManageProxies
+            | Action::ReadRecords
+            | Action::ViewAppointments
+            | Action::BookAppointment
+            | Action::ViewPrescriptions
+            | Action::RequestPrescription
+            | Action::ReadMessages
+            | Action::SendMessage,
             Target::Patient { patient, .. },
         )
         | (
@@ -531,9 +674,23 @@ fn staff_role_may(role: StaffRole, action: Action) -> bool {
         | A::ListDocuments
         | A::ReadDocumentMeta
         | A::ViewSecurityStatus => true,
-        A::ReadDocumentContent | A::UploadDocument => {
-            matches!(role, StaffRole::Clinician | StaffRole::Nurse)
-        }
+        A::ReadDocumentContent
+        | A::UploadDocument
+        | A::ReadRecords
+        | A::WriteRecords
+        | A::ViewPrescriptions
+        | A::ViewPrescriptionQueue
+        | A::ReadMessages
+        | A::SendMessage => matches!(role, StaffRole::Clinician | StaffRole::Nurse),
+        // Results are released, and repeats prescribed, by a prescriber.
+        A::ReleaseResults | A::DecidePrescription => role == StaffRole::Clinician,
+        // The whole practice books and sees the day; every role triages the inbox
+        // (subjects and assignment, not content).
+        A::ViewAppointments | A::BookAppointment | A::ViewCalendar | A::TriageMessages => true,
+        // Schedules and booking rules are the front desk's.
+        A::ManageSchedule => matches!(role, StaffRole::PracticeAdmin | StaffRole::Reception),
+        // A patient asks for their own repeats.
+        A::RequestPrescription => false,
         // Registration by invitation: the front desk (reception, practice admin) and
         // clinicians, who have verified who the patient is, may invite them.
         A::InvitePatient => matches!(
@@ -782,6 +939,138 @@ mod tests {
     }
 
     #[test]
+    fn the_portal_modules_follow_role_and_practice() {
+        use StaffRole as R;
+        let w = world();
+        let here = Target::Patient {
+            patient: w.patient_a,
+            practice: w.practice_x,
+        };
+        let elsewhere = Target::Patient {
+            patient: w.patient_b,
+            practice: w.practice_y,
+        };
+        // (action, roles of the patient's practice allowed, target kind)
+        let patient_level: [(Action, &[StaffRole]); 12] = [
+            (Action::ReadRecords, &[R::Clinician, R::Nurse]),
+            (Action::WriteRecords, &[R::Clinician, R::Nurse]),
+            (Action::ReleaseResults, &[R::Clinician]),
+            (Action::ViewAppointments, &StaffRole::ALL),
+            (Action::BookAppointment, &StaffRole::ALL),
+            (Action::ViewPrescriptions, &[R::Clinician, R::Nurse]),
+            (Action::RequestPrescription, &[]),
+            (Action::DecidePrescription, &[R::Clinician]),
+            (Action::ReadMessages, &[R::Clinician, R::Nurse]),
+            (Action::SendMessage, &[R::Clinician, R::Nurse]),
+            (Action::ViewCalendar, &[]),
+            (Action::TriageMessages, &[]),
+        ];
+        for (action, allowed) in patient_level {
+            for role in StaffRole::ALL {
+                let s = actor(ActorKind::Staff {
+                    practice: w.practice_x,
+                    role,
+                });
+                assert_eq!(
+                    authorize(&s, action, here).is_ok(),
+                    allowed.contains(&role),
+                    "{role:?} {action:?}"
+                );
+                assert!(
+                    authorize(&s, action, elsewhere).is_err(),
+                    "{role:?} {action:?}"
+                );
+            }
+        }
+        let practice_level: [(Action, &[StaffRole]); 4] = [
+            (Action::ViewCalendar, &StaffRole::ALL),
+            (Action::ManageSchedule, &[R::PracticeAdmin, R::Reception]),
+            (Action::ViewPrescriptionQueue, &[R::Clinician, R::Nurse]),
+            (Action::TriageMessages, &StaffRole::ALL),
+        ];
+        for (action, allowed) in practice_level {
+            for role in StaffRole::ALL {
+                let s = actor(ActorKind::Staff {
+                    practice: w.practice_x,
+                    role,
+                });
+                assert_eq!(
+                    authorize(&s, action, Target::Practice(w.practice_x)).is_ok(),
+                    allowed.contains(&role),
+                    "{role:?} {action:?}"
+                );
+                assert_eq!(
+                    authorize(&s, action, Target::Practice(w.practice_y)).err(),
+                    Some(if allowed.contains(&role) {
+                        Denied::OtherPractice
+                    } else {
+                        Denied::RoleNotPermitted
+                    })
+                );
+            }
+        }
+        // The patient: their own record in every module, nobody else's, and nothing
+        // that is the practice's to do.
+        let a = actor(ActorKind::Patient {
+            patient: w.patient_a,
+            practice: w.practice_x,
+        });
+        for action in [
+            Action::ReadRecords,
+            Action::ViewAppointments,
+            Action::BookAppointment,
+            Action::ViewPrescriptions,
+            Action::RequestPrescription,
+            Action::ReadMessages,
+            Action::SendMessage,
+        ] {
+            assert!(authorize(&a, action, here).is_ok(), "{action:?}");
+            let other = Target::Patient {
+                patient: w.patient_b,
+                practice: w.practice_x,
+            };
+            assert_eq!(authorize(&a, action, other), Err(Denied::ForeignPatient));
+        }
+        for action in [
+            Action::WriteRecords,
+            Action::ReleaseResults,
+            Action::DecidePrescription,
+        ] {
+            assert_eq!(
+                authorize(&a, action, here),
+                Err(Denied::RoleNotPermitted),
+                "{action:?}"
+            );
+        }
+        // A practice system: its own practice's records and appointments, never
+        // messages, prescriptions decisions or anyone else's practice.
+        let pms = actor(ActorKind::Integration {
+            practice: w.practice_x,
+        });
+        assert!(authorize(&pms, Action::WriteRecords, here).is_ok());
+        assert!(authorize(&pms, Action::ReadRecords, here).is_ok());
+        assert!(authorize(&pms, Action::BookAppointment, here).is_ok());
+        assert_eq!(
+            authorize(&pms, Action::WriteRecords, elsewhere),
+            Err(Denied::OtherPractice)
+        );
+        for action in [
+            Action::ReadMessages,
+            Action::SendMessage,
+            Action::ReleaseResults,
+            Action::DecidePrescription,
+            Action::ViewAccessHistory,
+            Action::ManageProxies,
+        ] {
+            assert_eq!(
+                authorize(&pms, action, here),
+                Err(Denied::RoleNotPermitted),
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
     fn everyone_manages_their_own_sessions_only() {
         let w = world();
         for kind in [
@@ -997,8 +1286,13 @@ mod proxy_tests {
                 }
                 assert!(ask(&w, action, target, nothing).is_err(), "{action:?}");
                 let scoped = ask(&w, action, target, appointments_only);
-                if action == Action::ViewPatient && matches!(target, Target::Patient { .. }) {
+                let on_record = matches!(target, Target::Patient { .. });
+                if action == Action::ViewPatient && on_record {
                     assert!(scoped.is_ok(), "any live grant shows whose record it is");
+                } else if on_record
+                    && matches!(action, Action::ViewAppointments | Action::BookAppointment)
+                {
+                    assert!(scoped.is_ok(), "an appointments grant covers appointments");
                 } else {
                     assert!(scoped.is_err(), "{action:?} {target:?}");
                 }

@@ -97,6 +97,14 @@ impl From<&ActorKind> for KindColumns {
                 practice: None,
                 role: Some(role.as_str()),
             },
+            // Practice systems are registered clients, not accounts: the accounts
+            // table's check refuses this shape.
+            ActorKind::Integration { practice } => Self {
+                kind: "integration",
+                patient: None,
+                practice: Some(*practice.as_uuid()),
+                role: None,
+            },
         }
     }
 }

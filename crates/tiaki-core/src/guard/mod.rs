@@ -411,6 +411,8 @@ impl Tiaki {
                 budget
             }
             ActorKind::Operator { .. } => c.operator,
+            // A practice system reads back what it feeds, at a clinician's pace.
+            ActorKind::Integration { .. } => c.clinical_staff,
         })
     }
 

@@ -13,15 +13,29 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Module {
     Documents,
+    Records,
+    Appointments,
+    Prescriptions,
+    Messages,
 }
 
 impl Module {
-    pub const ALL: [Self; 1] = [Self::Documents];
+    pub const ALL: [Self; 5] = [
+        Self::Documents,
+        Self::Records,
+        Self::Appointments,
+        Self::Prescriptions,
+        Self::Messages,
+    ];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Documents => "documents",
+            Self::Records => "records",
+            Self::Appointments => "appointments",
+            Self::Prescriptions => "prescriptions",
+            Self::Messages => "messages",
         }
     }
 
@@ -37,6 +51,20 @@ impl Module {
             | Action::UploadDocument
             | Action::ReadDocumentMeta
             | Action::ReadDocumentContent => Some(Self::Documents),
+            Action::ReadRecords | Action::WriteRecords | Action::ReleaseResults => {
+                Some(Self::Records)
+            }
+            Action::ViewAppointments
+            | Action::BookAppointment
+            | Action::ViewCalendar
+            | Action::ManageSchedule => Some(Self::Appointments),
+            Action::ViewPrescriptions
+            | Action::RequestPrescription
+            | Action::ViewPrescriptionQueue
+            | Action::DecidePrescription => Some(Self::Prescriptions),
+            Action::ReadMessages | Action::SendMessage | Action::TriageMessages => {
+                Some(Self::Messages)
+            }
             _ => None,
         }
     }

@@ -24,6 +24,7 @@
 
 mod archive;
 mod chunk;
+mod entry;
 mod live;
 mod secret;
 mod stream;
@@ -33,6 +34,7 @@ pub use archive::{ARCHIVED_LEN, ArchivedDataKey};
 pub use chunk::{
     CHUNK_SIZE, ChunkOpener, ChunkSealer, HEADER_LEN, SEALED_CHUNK_SIZE, TAG_LEN, sealed_len,
 };
+pub use entry::{EntryContext, EntryOpener, EntryPurpose, MAX_ENTRY_LEN};
 pub use live::{DEFAULT_REFRESH, Refresh};
 pub use secret::{SealedSecret, SecretPurpose};
 pub use stream::{open_stream, seal_stream};

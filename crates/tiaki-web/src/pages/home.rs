@@ -25,6 +25,8 @@ pub async fn home(session: PageSession) -> Redirect {
         ActorKind::Patient { patient, .. } => Redirect::to(&format!("/patients/{patient}")),
         ActorKind::Staff { .. } => Redirect::to("/patients"),
         ActorKind::Operator { .. } => Redirect::to("/operator"),
+        // A practice system has no pages; it never holds a page session.
+        ActorKind::Integration { .. } => Redirect::to("/login"),
     }
 }
 

@@ -59,6 +59,7 @@ impl Nav {
             ActorKind::Operator {
                 role: OperatorRole::PrivacyOfficer,
             } => "Privacy officer".to_owned(),
+            ActorKind::Integration { .. } => "Practice system".to_owned(),
         };
         Self {
             name,

@@ -130,6 +130,8 @@ fn totp_allowed_by(config: &crate::CoreConfig, kind: &ActorKind) -> bool {
             config.staff_totp_allowed || config.staff_totp_practices.contains(practice)
         }
         ActorKind::Operator { .. } => config.staff_totp_allowed,
+        // Practice systems sign in with a signed assertion, never a second factor.
+        ActorKind::Integration { .. } => false,
     }
 }
 
